@@ -1,0 +1,7 @@
+"""mrecg: a reproducible companion to MRECG (Ma et al., CVPR 2023)."""
+
+__version__ = "0.1.0"
+
+from .evaluation import evaluate  # noqa: E402
+
+__all__ = ["__version__", "evaluate"]

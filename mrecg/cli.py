@@ -1,0 +1,106 @@
+"""The ``mrecg`` command line: one subcommand per job, each a thin layer over the package."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from . import data, models
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    for split in ("train", "test"):
+        images, labels = data.load_fashion_mnist_arrays(split, args.root, download=args.download)
+        counts = torch.bincount(labels).tolist()
+        print(f"fashion_mnist {split}: {len(labels)} images {tuple(images.shape[1:])}, per class {counts}")
+    print(f"read from {data.find_fashion_mnist(args.root)}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .train import MINI_EPOCHS, TrainConfig, publish_mini_checkpoint, train
+
+    _require_mini(args.preset, "train")
+    cfg = TrainConfig(epochs=args.epochs or MINI_EPOCHS[args.model], seed=args.seed)
+    state = Path(args.state_dir) / f"{args.model}.state.pt"
+    model, record = train(args.model, cfg, state, data_root=args.data_root, progress=not args.quiet)
+    command = "mrecg " + shlex.join(sys.argv[1:])
+    if args.publish:
+        path = publish_mini_checkpoint(args.model, model, record, command)
+    else:
+        path = Path(args.out or f"runs/mini/{args.model}.pt")
+        from .storage import save_torch
+
+        save_torch(model.state_dict(), path)
+    print(json.dumps({"model": args.model, "fp_top1": record["fp_top1"], "checkpoint": str(path)}))
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from .evaluation import evaluate
+
+    model = models.load(args.model, args.preset, args.weights)
+    if args.preset == "mini":
+        loader = data.TensorLoader(data.fashion_mnist("test", args.data_root), batch_size=500)
+    else:
+        if not args.data_root:
+            raise data.DataError("the paper preset evaluates on ImageNet: pass --data-root /path/to/imagenet")
+        loader = torch.utils.data.DataLoader(
+            data.imagenet(args.data_root, "val"), batch_size=100, num_workers=args.workers
+        )
+    top1 = evaluate(model, loader, args.device)
+    print(f"{args.model} ({args.preset}): top-1 {top1:.2f}%")
+
+
+def _require_mini(preset: str, what: str) -> None:
+    if preset != "mini":
+        raise models.ModelError(f"`mrecg {what}` trains mini models only; the paper preset uses released ImageNet weights")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mrecg", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="check (or download) the embedded Fashion-MNIST data")
+    p.add_argument("--root", help="folder holding the IDX .gz files (default: $MRECG_DATA, ./data, Debian's)")
+    p.add_argument("--download", action="store_true", help="download through torchvision if not found")
+    p.set_defaults(run=cmd_data)
+
+    p = sub.add_parser("train", help="train a mini float model on Fashion-MNIST")
+    p.add_argument("--model", required=True, choices=models.NAMES)
+    p.add_argument("--preset", default="mini", choices=models.PRESETS)
+    p.add_argument("--epochs", type=int, help="default: the per-model value in mrecg.train.MINI_EPOCHS")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root")
+    p.add_argument("--state-dir", default="runs/train", help="resumable training state (default: runs/train)")
+    p.add_argument("--out", help="where to save the weights (default: runs/mini/NAME.pt)")
+    p.add_argument("--publish", action="store_true", help="write into the package's mini checkpoints and manifest")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("eval", help="top-1 of a float model on its test split")
+    p.add_argument("--model", required=True, choices=models.NAMES)
+    p.add_argument("--preset", default="mini", choices=models.PRESETS)
+    p.add_argument("--weights", help="local checkpoint, or a torchvision weights name (paper preset)")
+    p.add_argument("--data-root", help="Fashion-MNIST folder (mini) or ImageNet root with val/ (paper)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=4)
+    p.set_defaults(run=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (data.DataError, models.ModelError, ValueError) as e:
+        print(f"mrecg {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
