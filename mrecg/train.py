@@ -39,7 +39,7 @@ MINI_EPOCHS = {
 class TrainConfig:
     epochs: int = 10
     batch_size: int = 128
-    lr: float = 0.1
+    lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
     warmup_epochs: float = 1.0
@@ -72,16 +72,21 @@ def train(
     state_path: str | Path,
     data_root: str | Path | None = None,
     progress: bool = True,
+    stop_after: int | None = None,
+    train_subset: int | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train ``name`` (mini variant) and return the model and a record of the run.
 
     ``state_path`` holds the resumable training state; if it exists, training continues from
-    its last finished epoch.
+    its last finished epoch. ``stop_after`` ends the call after that many epochs in total
+    (the state stays resumable); ``train_subset`` trains on the first n images only (tests).
     """
     models.check_name(name, "mini")
     torch.manual_seed(cfg.seed)
     model = models.build(name, "mini")
     train_set = data.fashion_mnist("train", data_root)
+    if train_subset is not None:
+        train_set = data.TensorDataset(train_set.images[:train_subset], train_set.labels[:train_subset])
     test_loader = data.TensorLoader(data.fashion_mnist("test", data_root), batch_size=500)
     loader = data.TensorLoader(train_set, cfg.batch_size, shuffle=True, flip=True, seed=cfg.seed)
     opt = torch.optim.SGD(_param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
@@ -99,7 +104,7 @@ def train(
         torch.set_rng_state(state["rng"])
         start_epoch, history, seconds = state["epoch"], state["history"], state["seconds"]
 
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in range(start_epoch, min(cfg.epochs, stop_after or cfg.epochs)):
         model.train()
         loader.epoch = epoch
         t0, running = time.perf_counter(), 0.0
