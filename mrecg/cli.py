@@ -55,6 +55,65 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(f"{args.model} ({args.preset}): top-1 {top1:.2f}%")
 
 
+def parse_bits(text: str) -> tuple[int, int]:
+    """``"4/4"`` -> (4, 4): weight bits / activation bits."""
+    try:
+        w, a = (int(b) for b in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bits must look like W/A, e.g. 4/4 or 2/4, got {text!r}") from None
+    return w, a
+
+
+def _datasets(preset: str, data_root: str | None, cfg, workers: int = 4):
+    """Calibration tensor (calib + hold-out images, seeded) and the evaluation loader."""
+    if preset == "paper":
+        if not data_root:
+            raise data.DataError("the paper preset needs ImageNet: pass --data-root /path/to/imagenet")
+        calib = data.calibration_set(data.imagenet(data_root, "train"), cfg.calib_size + cfg.holdout_size, cfg.seed)
+        loader = torch.utils.data.DataLoader(data.imagenet(data_root, "val"), batch_size=100, num_workers=workers)
+    else:
+        calib = data.calibration_set(data.fashion_mnist("train", data_root), cfg.calib_size + cfg.holdout_size, cfg.seed)
+        loader = data.TensorLoader(data.fashion_mnist("test", data_root), batch_size=500)
+    return calib, loader
+
+
+def cmd_quantize(args: argparse.Namespace) -> None:
+    from . import __version__
+    from .config import PTQConfig
+    from .evaluation import evaluate
+    from .ptq import quantize
+
+    w_bits, a_bits = args.bits
+    overrides = {k: v for k, v in (("iters", args.iters), ("batch_size", args.batch_size), ("calib_size", args.calib_size)) if v}
+    cfg = PTQConfig.preset_config(
+        args.preset, method=args.method, w_bits=w_bits, a_bits=a_bits, seed=args.seed, device=args.device, **overrides
+    )
+    model_preset = "paper" if args.preset == "paper" else "mini"
+    model = models.load(args.model, model_preset, args.weights)
+    calib, loader = _datasets(args.preset, args.data_root, cfg)
+    record = models.mini_manifest().get(args.model) if model_preset == "mini" and not args.weights else None
+    fp_top1 = record["fp_top1"] if record else round(evaluate(model, loader, args.device), 2)
+    qmodel, report = quantize(model, calib, cfg, progress=not args.quiet)
+    result = {
+        "model": args.model,
+        "method": args.method,
+        "bits": f"{w_bits}/{a_bits}",
+        "preset": args.preset,
+        "seed": args.seed,
+        "top1": round(evaluate(qmodel, loader, args.device), 2),
+        "fp_top1": fp_top1,
+        "unit_losses": {u.name: round(u.loss, 6) for u in report.units},
+        "scheme": report.scheme,
+        "seconds": round(report.seconds, 1),
+        "version": __version__,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.model} {args.method} W{w_bits}A{a_bits} ({args.preset}, seed {args.seed}): "
+              f"top-1 {result['top1']:.2f}% (float {fp_top1:.2f}%), {result['seconds']:.0f} s")
+
+
 def _require_mini(preset: str, what: str) -> None:
     if preset != "mini":
         raise models.ModelError(f"`mrecg {what}` trains mini models only; the paper preset uses released ImageNet weights")
@@ -89,6 +148,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=4)
     p.set_defaults(run=cmd_eval)
+
+    from .config import METHODS, PRESETS
+
+    p = sub.add_parser("quantize", help="post-training quantization of a model, then its top-1")
+    p.add_argument("--model", required=True, choices=models.NAMES)
+    p.add_argument("--preset", default="mini", choices=tuple(PRESETS))
+    p.add_argument("--method", default="brecq", choices=tuple(METHODS))
+    p.add_argument("--bits", type=parse_bits, default=(4, 4), help="W/A bit-widths, e.g. 2/4 (default 4/4)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iters", type=int, help="iterations per unit (default: the preset's)")
+    p.add_argument("--batch-size", type=int, help="reconstruction batch size (default: the preset's)")
+    p.add_argument("--calib-size", type=int, help="calibration images (default: the preset's)")
+    p.add_argument("--weights", help="model weights (paper preset: torchvision name or file)")
+    p.add_argument("--data-root", help="Fashion-MNIST folder or ImageNet root")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print one JSON record")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_quantize)
     return parser
 
 

@@ -26,10 +26,10 @@ from .storage import save_json, save_torch
 # Epochs per model: enough to pass the README's accuracy targets, budgeted from the measured
 # step cost on 2 CPU cores (see README, "Mini models").
 MINI_EPOCHS = {
-    "resnet18": 12,
-    "resnet50": 12,
-    "mobilenetv2_x1.0": 10,
-    "mobilenetv2_x0.75": 10,
+    "resnet18": 10,
+    "resnet50": 10,
+    "mobilenetv2_x1.0": 8,
+    "mobilenetv2_x0.75": 8,
     "mobilenetv2_x0.5": 10,
     "mobilenetv2_x0.35": 10,
 }

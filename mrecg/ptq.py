@@ -1,0 +1,200 @@
+"""``quantize``: post-training quantization of a whole network, unit by unit.
+
+Walks the units of a partition in network order. For each unit it initialises the ranges of
+its activation quantizers (L_p search on its quantized input), caches its inputs from the
+partially quantized network and its float inputs and targets from the folded float network,
+and runs :func:`~mrecg.reconstruct.reconstruct`. Caches advance one unit at a time, so the
+whole run costs one forward pass of each network over the calibration set, not one per unit.
+
+After each unit, every chain element it completed is measured on a held-out batch the same
+way for every method -- float element output vs quantized element output with quantized input
+-- which is what Fig. 6 plots at block resolution.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torchvision import models as tvm
+from tqdm.auto import tqdm
+
+from . import __version__
+from .config import PTQConfig
+from .quantizer import ActQuantizer
+from .reconstruct import cached_loss, flush_denormal, reconstruct, recon_loss
+from .units import QuantChain, Unit, build_chain, partition
+
+
+@dataclass
+class UnitRecord:
+    name: str
+    elements: list[int]
+    blocks: list[int]
+    loss_nearest: float  # reconstruction loss with nearest rounding, before optimisation
+    loss: float  # after optimisation (hard rounding, all quantizers on)
+    trace: list[tuple[int, float, float]]
+    seconds: float
+
+
+@dataclass
+class ElementError:
+    element: int
+    name: str
+    block: int | None
+    error: float  # recon_loss(quantized output with quantized input, float output) on the hold-out batch
+    fp_energy: float  # recon_loss(float output, 0): for normalised curves
+
+
+@dataclass
+class PTQReport:
+    config: dict
+    units: list[UnitRecord] = field(default_factory=list)
+    errors: list[ElementError] = field(default_factory=list)
+    scheme: list[list[int]] = field(default_factory=list)
+    holdout: str = "held-out"
+    seconds: float = 0.0
+    version: str = __version__
+
+    @property
+    def unit_losses(self) -> list[float]:
+        return [u.loss for u in self.units]
+
+    @property
+    def block_errors(self) -> list[float]:
+        return [e.error for e in self.errors if e.block is not None]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def round_lambda_family(model: nn.Module) -> str:
+    return "mobilenetv2" if isinstance(model, tvm.MobileNetV2) else "resnet"
+
+
+@torch.no_grad()
+def _run(module: nn.Module, x: torch.Tensor, device: str, dtype: torch.dtype, chunk: int = 256) -> torch.Tensor:
+    module.eval()
+    outs = [module(x[s : s + chunk].to(device, torch.float32)).to("cpu", dtype) for s in range(0, len(x), chunk)]
+    return torch.cat(outs)
+
+
+@torch.no_grad()
+def _capture(element: nn.Module, layer: nn.Module, x: torch.Tensor, device: str, dtype: torch.dtype, chunk: int = 256):
+    """Input and output of ``layer`` when ``element`` runs on ``x`` (for layer-wise units)."""
+    ins, outs = [], []
+    hook = layer.register_forward_hook(lambda m, i, o: (ins.append(i[0].to("cpu", dtype)), outs.append(o.to("cpu", dtype))))
+    try:
+        _run(element, x, device, dtype, chunk)
+    finally:
+        hook.remove()
+    return torch.cat(ins), torch.cat(outs)
+
+
+@torch.no_grad()
+def _init_ranges(elements: list[nn.Module], x: torch.Tensor, device: str) -> None:
+    """L_p-initialise every not yet initialised activation quantizer, in forward order, on
+    quantized data (weights rounded as they currently are)."""
+    todo = [aq for e in elements for aq in e.modules() if isinstance(aq, ActQuantizer) and not aq.initialized]
+    if not todo:
+        return
+    for aq in todo:
+        aq.observe = True
+    x = x.to(device, torch.float32)
+    for e in elements:
+        x = e.eval()(x)
+
+
+def _unit_module(q: QuantChain, unit: Unit) -> nn.Module:
+    if unit.layer is not None:
+        return q.elements[unit.elements[0]].get_submodule(unit.layer)
+    return nn.Sequential(*[q.elements[i] for i in unit.elements])
+
+
+def quantize(
+    model: nn.Module,
+    calib: torch.Tensor,
+    cfg: PTQConfig,
+    holdout: torch.Tensor | None = None,
+    progress: bool = True,
+) -> tuple[QuantChain, PTQReport]:
+    """Fake-quantize ``model`` with calibration images ``calib`` (N x C x H x W, N >= calib_size).
+
+    ``holdout`` is the batch on which per-element output errors are measured; when omitted, the
+    images of ``calib`` beyond ``calib_size`` are used, or, if there are none, its first
+    ``holdout_size`` images (marked ``in-sample`` in the report).
+    Returns the quantized model (eval mode, hard rounding) and a :class:`PTQReport`.
+    """
+    start = time.perf_counter()
+    if len(calib) < cfg.calib_size:
+        raise ValueError(f"got {len(calib)} calibration images but calib_size is {cfg.calib_size}")
+    report = PTQReport(config=cfg.to_dict())
+    if holdout is None:
+        extra = calib[cfg.calib_size : cfg.calib_size + cfg.holdout_size]
+        holdout, report.holdout = (extra, "held-out") if len(extra) else (calib[: cfg.holdout_size], "in-sample")
+    calib = calib[: cfg.calib_size]
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    dtype = torch.float16 if cfg.cache_dtype == "float16" else torch.float32
+    device = cfg.device
+    round_lambda = cfg.lambda_for(round_lambda_family(model))
+
+    fp = build_chain(model).to(device)
+    q = build_chain(model, cfg.w_bits, cfg.a_bits).to(device)
+    units = partition(q, cfg.granularity, cfg.scheme)
+    report.scheme = [list(u.blocks) for u in units if u.blocks and u.layer is None] if cfg.granularity == "block" else []
+
+    q_in = fp_in = calib.to("cpu", dtype)
+    held_q = held_fp = holdout.to(device, torch.float32)
+    bar = tqdm(total=len(units), desc=f"{cfg.method} W{cfg.w_bits}A{cfg.a_bits}", disable=not progress)
+    with flush_denormal():
+        for k, unit in enumerate(units):
+            t0 = time.perf_counter()
+            elements = [q.elements[i] for i in unit.elements]
+            _init_ranges(elements, q_in[: cfg.init_size], device)
+            module = _unit_module(q, unit)
+            if unit.layer is None:
+                x_q, x_fp = q_in, fp_in
+                target = _run(nn.Sequential(*[fp.elements[i] for i in unit.elements]), fp_in, device, dtype)
+            else:
+                i = unit.elements[0]
+                x_q, _ = _capture(q.elements[i], module, q_in, device, dtype)
+                x_fp, target = _capture(fp.elements[i], fp.elements[i].get_submodule(unit.layer), fp_in, device, dtype)
+            loss_nearest = cached_loss(module, x_q, target, device)
+            trace = []
+            if cfg.optimizes:
+                trace = reconstruct(
+                    module, x_q, x_fp, target,
+                    iters=cfg.iters, batch_size=cfg.batch_size, keep_prob=cfg.keep(), w_lr=cfg.w_lr,
+                    a_lr=cfg.a_lr, round_lambda=round_lambda, warmup=cfg.warmup, device=device,
+                    generator=gen, trace_every=cfg.trace_every,
+                    on_trace=lambda t, loss: bar.set_postfix(unit=unit.name, loss=f"{loss:.4g}"),
+                ).points
+            loss = cached_loss(module, x_q, target, device) if cfg.optimizes else loss_nearest
+            bar.set_postfix(unit=unit.name, loss=f"{loss:.4g}")
+            bar.update()
+
+            last_of_element = k + 1 == len(units) or units[k + 1].elements[0] != unit.elements[0]
+            if last_of_element:  # advance the caches and measure the finished elements
+                for i in unit.elements:
+                    q_in, fp_in = _run(q.elements[i], q_in, device, dtype), _run(fp.elements[i], fp_in, device, dtype)
+                    held_q, held_fp, err = _measure(q.elements[i], fp.elements[i], held_q, held_fp)
+                    block = q.block_elements.index(i) if i in q.block_elements else None
+                    report.errors.append(ElementError(i, q.names[i], block, err[0], err[1]))
+            report.units.append(
+                UnitRecord(unit.name, list(unit.elements), list(unit.blocks), loss_nearest, loss, trace,
+                           time.perf_counter() - t0)
+            )
+    bar.close()
+    q.eval()
+    report.seconds = time.perf_counter() - start
+    return q, report
+
+
+@torch.no_grad()
+def _measure(q_el: nn.Module, fp_el: nn.Module, held_q: torch.Tensor, held_fp: torch.Tensor):
+    out_q, out_fp = q_el.eval()(held_q), fp_el.eval()(held_fp)
+    return out_q, out_fp, (recon_loss(out_q, out_fp).item(), recon_loss(out_fp, torch.zeros_like(out_fp)).item())
+
