@@ -84,7 +84,8 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     from .ptq import quantize
 
     w_bits, a_bits = args.bits
-    overrides = {k: v for k, v in (("iters", args.iters), ("batch_size", args.batch_size), ("calib_size", args.calib_size)) if v}
+    sizes = {"iters": args.iters, "batch_size": args.batch_size, "calib_size": args.calib_size}
+    overrides = {k: v for k, v in sizes.items() if v is not None}
     cfg = PTQConfig.preset_config(
         args.preset, method=args.method, w_bits=w_bits, a_bits=a_bits, seed=args.seed, device=args.device, **overrides
     )
