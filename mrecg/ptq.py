@@ -54,6 +54,8 @@ class PTQReport:
     units: list[UnitRecord] = field(default_factory=list)
     errors: list[ElementError] = field(default_factory=list)
     scheme: list[list[int]] = field(default_factory=list)
+    scheme_source: str = "none"  # none | modcap:loss | modcap:params | official | random:SEED | explicit
+    modcap: dict | None = None  # the ModCap values behind a selected scheme
     holdout: str = "held-out"
     seconds: float = 0.0
     version: str = __version__
@@ -74,10 +76,52 @@ def round_lambda_family(model: nn.Module) -> str:
     return "mobilenetv2" if isinstance(model, tvm.MobileNetV2) else "resnet"
 
 
+def model_family(model: nn.Module) -> str:
+    """``resnet18``, ``resnet50`` or ``mobilenetv2``: the key of the official schemes."""
+    if isinstance(model, tvm.MobileNetV2):
+        return "mobilenetv2"
+    blocks = build_chain(model).block_elements
+    return "resnet50" if len(blocks) == 16 else "resnet18"
+
+
+def default_k(model: nn.Module) -> int:
+    """Number of merges in the authors' released scheme for the model family (the paper's
+    budget): resnet18 2, resnet50 4, mobilenetv2 7."""
+    from .schemes import merges_of, official_scheme
+
+    return len(merges_of(official_scheme(model_family(model))))
+
+
+def resolve_scheme(model: nn.Module, calib: torch.Tensor, cfg: PTQConfig, progress: bool):
+    """The merge scheme a config asks for: explicit, ``official``, ``random:SEED``, or MRECG's
+    top-k selection from ModCap. Returns (scheme, source, ModCap record or None)."""
+    from . import modcap, schemes
+
+    n_blocks = len(build_chain(model).block_elements)
+    if isinstance(cfg.scheme, (tuple, list)):
+        from .units import validate_scheme
+
+        return validate_scheme(cfg.scheme, n_blocks), "explicit", None
+    if cfg.scheme == "official":
+        return schemes.official_scheme(model_family(model)), "official", None
+    if isinstance(cfg.scheme, str):  # random:SEED, with as many merges as MRECG would make
+        seed = int(cfg.scheme.split(":")[1])
+        k = cfg.k if cfg.k is not None else default_k(model)
+        return schemes.random_scheme(n_blocks, seed, merges=k), cfg.scheme, None
+    if cfg.modcap == "params":
+        mc = modcap.data_free(model, cfg.w_bits, cfg.stride_exponent)
+    else:
+        mc = modcap.data_dependent(model, calib, cfg, cfg.modcap_iters, progress=progress)
+    k = cfg.k if cfg.k is not None else default_k(model)
+    chosen = schemes.top_k_scheme(mc.scores, k, mc.comparable)
+    return chosen, f"modcap:{mc.kind}", asdict(mc)
+
+
 @torch.no_grad()
 def _run(module: nn.Module, x: torch.Tensor, device: str, dtype: torch.dtype, chunk: int = 256) -> torch.Tensor:
+    """``module`` over a cache in chunks; the result stays where the cache lives."""
     module.eval()
-    outs = [module(x[s : s + chunk].to(device, torch.float32)).to("cpu", dtype) for s in range(0, len(x), chunk)]
+    outs = [module(x[s : s + chunk].to(device, torch.float32)).to(x.device, dtype) for s in range(0, len(x), chunk)]
     return torch.cat(outs)
 
 
@@ -85,7 +129,7 @@ def _run(module: nn.Module, x: torch.Tensor, device: str, dtype: torch.dtype, ch
 def _capture(element: nn.Module, layer: nn.Module, x: torch.Tensor, device: str, dtype: torch.dtype, chunk: int = 256):
     """Input and output of ``layer`` when ``element`` runs on ``x`` (for layer-wise units)."""
     ins, outs = [], []
-    hook = layer.register_forward_hook(lambda m, i, o: (ins.append(i[0].to("cpu", dtype)), outs.append(o.to("cpu", dtype))))
+    hook = layer.register_forward_hook(lambda m, i, o: (ins.append(i[0].to(x.device, dtype)), outs.append(o.to(x.device, dtype))))
     try:
         _run(element, x, device, dtype, chunk)
     finally:
@@ -141,12 +185,15 @@ def quantize(
     device = cfg.device
     round_lambda = cfg.lambda_for(round_lambda_family(model))
 
+    if cfg.method.startswith("mrecg") or cfg.scheme is not None:
+        scheme, report.scheme_source, report.modcap = resolve_scheme(model, calib, cfg, progress)
+        cfg = cfg.with_(scheme=scheme)
     fp = build_chain(model).to(device)
     q = build_chain(model, cfg.w_bits, cfg.a_bits).to(device)
     units = partition(q, cfg.granularity, cfg.scheme)
     report.scheme = [list(u.blocks) for u in units if u.blocks and u.layer is None] if cfg.granularity == "block" else []
 
-    q_in = fp_in = calib.to("cpu", dtype)
+    q_in = fp_in = calib.to(cfg.cache_device, dtype)
     held_q = held_fp = holdout.to(device, torch.float32)
     bar = tqdm(total=len(units), desc=f"{cfg.method} W{cfg.w_bits}A{cfg.a_bits}", disable=not progress)
     with flush_denormal():
