@@ -84,10 +84,12 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     from .ptq import quantize
 
     w_bits, a_bits = args.bits
-    sizes = {"iters": args.iters, "batch_size": args.batch_size, "calib_size": args.calib_size}
-    overrides = {k: v for k, v in sizes.items() if v is not None}
+    given = {"iters": args.iters, "batch_size": args.batch_size, "calib_size": args.calib_size,
+             "modcap": args.modcap, "k": args.k, "scheme": args.scheme}
+    overrides = {k: v for k, v in given.items() if v is not None}
     cfg = PTQConfig.preset_config(
-        args.preset, method=args.method, w_bits=w_bits, a_bits=a_bits, seed=args.seed, device=args.device, **overrides
+        args.preset, model=args.model, method=args.method, w_bits=w_bits, a_bits=a_bits, seed=args.seed,
+        device=args.device, **overrides
     )
     model_preset = "paper" if args.preset == "paper" else "mini"
     model = models.load(args.model, model_preset, args.weights)
@@ -105,6 +107,8 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         "fp_top1": fp_top1,
         "unit_losses": {u.name: round(u.loss, 6) for u in report.units},
         "scheme": report.scheme,
+        "scheme_source": report.scheme_source,
+        "modcap": report.modcap,
         "seconds": round(report.seconds, 1),
         "version": __version__,
     }
@@ -113,6 +117,56 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     else:
         print(f"{args.model} {args.method} W{w_bits}A{a_bits} ({args.preset}, seed {args.seed}): "
               f"top-1 {result['top1']:.2f}% (float {fp_top1:.2f}%), {result['seconds']:.0f} s")
+
+
+def parse_scheme(text: str):
+    """``official``, ``random:SEED``, or a JSON list of block groups such as ``[[0],[1,2],[3]]``."""
+    if text == "official" or text.startswith("random:"):
+        return text
+    try:
+        groups = json.loads(text)
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(
+            f"scheme must be 'official', 'random:SEED' or a list like [[0],[1,2],[3]], got {text!r}"
+        ) from None
+    if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
+        raise argparse.ArgumentTypeError(f"scheme must be a list of lists of block indices, got {text!r}")
+    return groups
+
+
+def cmd_modcap(args: argparse.Namespace) -> None:
+    from . import modcap, schemes
+    from .config import PTQConfig
+    from .ptq import default_k
+
+    w_bits, a_bits = args.bits
+    model_preset = "paper" if args.preset == "paper" else "mini"
+    model = models.load(args.model, model_preset, args.weights)
+    k = args.k if args.k is not None else default_k(model)
+    results = {"params": modcap.data_free(model, w_bits, args.stride_exponent)}
+    if args.kind in ("loss", "both"):
+        cfg = PTQConfig.preset_config(args.preset, model=args.model, method="mrecg+brecq", w_bits=w_bits,
+                                      a_bits=a_bits, seed=args.seed)
+        calib, _ = _datasets(args.preset, args.data_root, cfg)
+        results["loss"] = modcap.data_dependent(model, calib[: cfg.calib_size], cfg, cfg.modcap_iters, not args.quiet)
+    if args.kind == "loss":
+        del results["params"]
+    out = {}
+    for kind, mc in results.items():
+        scheme = schemes.top_k_scheme(mc.scores, k, mc.comparable)
+        out[kind] = {"rows": mc.table(), "scheme": scheme}
+        if not args.json:
+            label = "data-free (params x bits x stride^%g)" % args.stride_exponent if kind == "params" else \
+                "data-dependent (block reconstruction loss)"
+            print(f"{args.model} W{w_bits}A{a_bits} ModCap {label}")
+            print(f"{'block':>5} {'name':<14} {'ModCap':>12} {'score->next':>12}  comparable")
+            for r in mc.table():
+                score = "" if r["score_next"] is None else f"{r['score_next']:12.4g}"
+                comp = "" if r["comparable_next"] is None else ("yes" if r["comparable_next"] else "no")
+                print(f"{r['block']:>5} {r['name']:<14} {r['modcap']:>12.4g} {score:>12}  {comp}")
+            print(f"top-{k} scheme: {json.dumps(scheme)}\n")
+    if args.json:
+        print(json.dumps({"model": args.model, "bits": f"{w_bits}/{a_bits}", "k": k, **out}))
 
 
 def _require_mini(preset: str, what: str) -> None:
@@ -161,12 +215,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iters", type=int, help="iterations per unit (default: the preset's)")
     p.add_argument("--batch-size", type=int, help="reconstruction batch size (default: the preset's)")
     p.add_argument("--calib-size", type=int, help="calibration images (default: the preset's)")
+    p.add_argument("--modcap", choices=("loss", "params"), help="MRECG: data-dependent (default) or data-free ModCap")
+    p.add_argument("--scheme", type=parse_scheme, help="official | random:SEED | a list like [[0],[1,2],...]")
+    p.add_argument("--k", type=int, help="MRECG: number of merged adjacent pairs (default: the official count)")
     p.add_argument("--weights", help="model weights (paper preset: torchvision name or file)")
     p.add_argument("--data-root", help="Fashion-MNIST folder or ImageNet root")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print one JSON record")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_quantize)
+
+    p = sub.add_parser("modcap", help="per-block ModCap (data-free and data-dependent) and the chosen scheme")
+    p.add_argument("--model", required=True, choices=models.NAMES)
+    p.add_argument("--preset", default="mini", choices=tuple(PRESETS))
+    p.add_argument("--bits", type=parse_bits, default=(2, 4), help="W/A bit-widths (default 2/4)")
+    p.add_argument("--kind", choices=("both", "params", "loss"), default="both")
+    p.add_argument("--k", type=int, help="number of merges (default: the official scheme's count)")
+    p.add_argument("--stride-exponent", type=float, default=2.0, help="gamma of the data-free stride scaling")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights")
+    p.add_argument("--data-root")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=cmd_modcap)
     return parser
 
 
