@@ -93,6 +93,8 @@ class PTQConfig:
             raise ConfigError("w_lr must be > 0, a_lr >= 0 and warmup in [0, 1)")
         if self.round_lambda is not None and self.round_lambda < 0:
             raise ConfigError(f"round_lambda must be >= 0, got {self.round_lambda}")
+        if not (self.cache_device in ("cpu", "disk") or self.cache_device.startswith("cuda")):
+            raise ConfigError(f"cache_device must be 'cpu', 'disk' or a cuda device, got {self.cache_device!r}")
         if self.cache_dtype not in ("float32", "float16"):
             raise ConfigError(f"cache_dtype must be 'float32' or 'float16', got {self.cache_dtype!r}")
         if isinstance(self.scheme, str):

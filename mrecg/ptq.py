@@ -22,6 +22,7 @@ from torchvision import models as tvm
 from tqdm.auto import tqdm
 
 from . import __version__
+from .cache import CacheStore
 from .config import PTQConfig
 from .quantizer import ActQuantizer
 from .reconstruct import cached_loss, flush_denormal, reconstruct, recon_loss
@@ -118,23 +119,36 @@ def resolve_scheme(model: nn.Module, calib: torch.Tensor, cfg: PTQConfig, progre
 
 
 @torch.no_grad()
-def _run(module: nn.Module, x: torch.Tensor, device: str, dtype: torch.dtype, chunk: int = 256) -> torch.Tensor:
-    """``module`` over a cache in chunks; the result stays where the cache lives."""
+def _run(module: nn.Module, x: torch.Tensor, device: str, store: CacheStore, chunk: int = 256) -> torch.Tensor:
+    """``module`` over a cache in chunks, into a new cache of ``store``."""
     module.eval()
-    outs = [module(x[s : s + chunk].to(device, torch.float32)).to(x.device, dtype) for s in range(0, len(x), chunk)]
-    return torch.cat(outs)
+    out = None
+    for s in range(0, len(x), chunk):
+        y = module(x[s : s + chunk].to(device, torch.float32))
+        if out is None:
+            out = store.empty((len(x),) + tuple(y.shape[1:]))
+        out[s : s + len(y)] = y.to(out.device, out.dtype)
+    return out
 
 
 @torch.no_grad()
-def _capture(element: nn.Module, layer: nn.Module, x: torch.Tensor, device: str, dtype: torch.dtype, chunk: int = 256):
+def _capture(element: nn.Module, layer: nn.Module, x: torch.Tensor, device: str, store: CacheStore, chunk: int = 256):
     """Input and output of ``layer`` when ``element`` runs on ``x`` (for layer-wise units)."""
-    ins, outs = [], []
-    hook = layer.register_forward_hook(lambda m, i, o: (ins.append(i[0].to(x.device, dtype)), outs.append(o.to(x.device, dtype))))
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    hook = layer.register_forward_hook(lambda m, i, o: seen.append((i[0], o)))
+    ins = outs = None
     try:
-        _run(element, x, device, dtype, chunk)
+        element.eval()
+        for s in range(0, len(x), chunk):
+            seen.clear()
+            element(x[s : s + chunk].to(device, torch.float32))
+            i, o = seen[0]
+            if ins is None:
+                ins, outs = store.empty((len(x),) + tuple(i.shape[1:])), store.empty((len(x),) + tuple(o.shape[1:]))
+            ins[s : s + len(i)], outs[s : s + len(o)] = i.to(ins.device, ins.dtype), o.to(outs.device, outs.dtype)
     finally:
         hook.remove()
-    return torch.cat(ins), torch.cat(outs)
+    return ins, outs
 
 
 @torch.no_grad()
@@ -193,7 +207,8 @@ def quantize(
     units = partition(q, cfg.granularity, cfg.scheme)
     report.scheme = [list(u.blocks) for u in units if u.blocks and u.layer is None] if cfg.granularity == "block" else []
 
-    q_in = fp_in = calib.to(cfg.cache_device, dtype)
+    store = CacheStore(cfg.cache_device, dtype)
+    q_in = fp_in = store.put(calib)
     held_q = held_fp = holdout.to(device, torch.float32)
     bar = tqdm(total=len(units), desc=f"{cfg.method} W{cfg.w_bits}A{cfg.a_bits}", disable=not progress)
     with flush_denormal():
@@ -204,11 +219,11 @@ def quantize(
             module = _unit_module(q, unit)
             if unit.layer is None:
                 x_q, x_fp = q_in, fp_in
-                target = _run(nn.Sequential(*[fp.elements[i] for i in unit.elements]), fp_in, device, dtype)
+                target = _run(nn.Sequential(*[fp.elements[i] for i in unit.elements]), fp_in, device, store)
             else:
                 i = unit.elements[0]
-                x_q, _ = _capture(q.elements[i], module, q_in, device, dtype)
-                x_fp, target = _capture(fp.elements[i], fp.elements[i].get_submodule(unit.layer), fp_in, device, dtype)
+                x_q, _ = _capture(q.elements[i], module, q_in, device, store)
+                x_fp, target = _capture(fp.elements[i], fp.elements[i].get_submodule(unit.layer), fp_in, device, store)
             loss_nearest = cached_loss(module, x_q, target, device)
             trace = []
             if cfg.optimizes:
@@ -226,7 +241,7 @@ def quantize(
             last_of_element = k + 1 == len(units) or units[k + 1].elements[0] != unit.elements[0]
             if last_of_element:  # advance the caches and measure the finished elements
                 for i in unit.elements:
-                    q_in, fp_in = _run(q.elements[i], q_in, device, dtype), _run(fp.elements[i], fp_in, device, dtype)
+                    q_in, fp_in = _run(q.elements[i], q_in, device, store), _run(fp.elements[i], fp_in, device, store)
                     held_q, held_fp, err = _measure(q.elements[i], fp.elements[i], held_q, held_fp)
                     block = q.block_elements.index(i) if i in q.block_elements else None
                     report.errors.append(ElementError(i, q.names[i], block, err[0], err[1]))
@@ -235,6 +250,7 @@ def quantize(
                            time.perf_counter() - t0)
             )
     bar.close()
+    store.close()
     q.eval()
     report.seconds = time.perf_counter() - start
     return q, report

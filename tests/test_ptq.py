@@ -143,3 +143,15 @@ def test_cli_quantize_prints_one_json_record():
 def test_cli_quantize_bad_input(args, message):
     run = _cli("quantize", "--model", "resnet18", "--preset", "smoke", *args)
     assert run.returncode == 2 and message in run.stderr.strip().splitlines()[-1]
+
+
+def test_disk_cache_is_bit_identical_and_fp16_cache_is_close(calib):
+    model = models.load("resnet18", "mini")
+    cfg = PTQConfig.preset_config("smoke", method="brecq", iters=10)
+    _, ram = quantize(model, calib, cfg, progress=False)
+    _, disk = quantize(model, calib, cfg.with_(cache_device="disk"), progress=False)
+    _, half = quantize(model, calib, cfg.with_(cache_dtype="float16"), progress=False)
+    assert disk.unit_losses == ram.unit_losses
+    assert half.unit_losses == pytest.approx(ram.unit_losses, rel=0.05)
+    with pytest.raises(ConfigError, match="cache_device"):
+        cfg.with_(cache_device="tape")

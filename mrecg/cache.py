@@ -1,0 +1,41 @@
+"""Where the reconstruction caches live.
+
+Each unit needs its inputs (quantized and float) and its float targets for the whole
+calibration set. At the paper's scale that is large -- 4096 cached inputs of an early ResNet-50
+stage are ~12 GiB in fp32 -- so a cache can live in RAM (``"cpu"``), on an accelerator
+(``"cuda"``), or on disk (``"disk"``: memory-mapped files that the OS pages in as batches are
+drawn, so resident memory stays bounded), in fp32 or fp16.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+class CacheStore:
+    def __init__(self, where: str = "cpu", dtype: torch.dtype = torch.float32):
+        self.where, self.dtype = where, dtype
+        self._dir = tempfile.TemporaryDirectory(prefix="mrecg-cache-") if where == "disk" else None
+        self._names = itertools.count()
+
+    def empty(self, shape: tuple[int, ...]) -> torch.Tensor:
+        if self._dir is None:
+            return torch.empty(shape, dtype=self.dtype, device=self.where)
+        path = Path(self._dir.name) / f"{next(self._names)}.bin"
+        numel = 1
+        for s in shape:
+            numel *= s
+        return torch.from_file(str(path), shared=True, size=numel, dtype=self.dtype).view(shape)
+
+    def put(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.empty(tuple(x.shape))
+        out.copy_(x)
+        return out
+
+    def close(self) -> None:
+        if self._dir is not None:
+            self._dir.cleanup()
