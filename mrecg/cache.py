@@ -29,7 +29,9 @@ class CacheStore:
         numel = 1
         for s in shape:
             numel *= s
-        return torch.from_file(str(path), shared=True, size=numel, dtype=self.dtype).view(shape)
+        tensor = torch.from_file(str(path), shared=True, size=numel, dtype=self.dtype).view(shape)
+        path.unlink()  # the mapping keeps the data; the disk space is freed when the tensor is
+        return tensor
 
     def put(self, x: torch.Tensor) -> torch.Tensor:
         out = self.empty(tuple(x.shape))

@@ -64,59 +64,40 @@ def parse_bits(text: str) -> tuple[int, int]:
     return w, a
 
 
-def _datasets(preset: str, data_root: str | None, cfg, workers: int = 4):
-    """Calibration tensor (calib + hold-out images, seeded) and the evaluation loader."""
-    if preset == "paper":
-        if not data_root:
-            raise data.DataError("the paper preset needs ImageNet: pass --data-root /path/to/imagenet")
-        calib = data.calibration_set(data.imagenet(data_root, "train"), cfg.calib_size + cfg.holdout_size, cfg.seed)
-        loader = torch.utils.data.DataLoader(data.imagenet(data_root, "val"), batch_size=100, num_workers=workers)
-    else:
-        calib = data.calibration_set(data.fashion_mnist("train", data_root), cfg.calib_size + cfg.holdout_size, cfg.seed)
-        loader = data.TensorLoader(data.fashion_mnist("test", data_root), batch_size=500)
-    return calib, loader
-
-
 def cmd_quantize(args: argparse.Namespace) -> None:
-    from . import __version__
-    from .config import PTQConfig
-    from .evaluation import evaluate
-    from .ptq import quantize
+    from .experiments import RunSpec, compute
 
     w_bits, a_bits = args.bits
-    given = {"iters": args.iters, "batch_size": args.batch_size, "calib_size": args.calib_size,
-             "modcap": args.modcap, "k": args.k, "scheme": args.scheme}
-    overrides = {k: v for k, v in given.items() if v is not None}
-    cfg = PTQConfig.preset_config(
-        args.preset, model=args.model, method=args.method, w_bits=w_bits, a_bits=a_bits, seed=args.seed,
-        device=args.device, **overrides
+    spec = RunSpec(
+        model=args.model, preset=args.preset, method=args.method, w_bits=w_bits, a_bits=a_bits, seed=args.seed,
+        iters=args.iters, batch_size=args.batch_size, calib_size=args.calib_size, scheme=args.scheme,
+        modcap=args.modcap, k=args.k, weights=args.weights, data_root=args.data_root, device=args.device,
     )
-    model_preset = "paper" if args.preset == "paper" else "mini"
-    model = models.load(args.model, model_preset, args.weights)
-    calib, loader = _datasets(args.preset, args.data_root, cfg)
-    record = models.mini_manifest().get(args.model) if model_preset == "mini" and not args.weights else None
-    fp_top1 = record["fp_top1"] if record else round(evaluate(model, loader, args.device), 2)
-    qmodel, report = quantize(model, calib, cfg, progress=not args.quiet)
+    r = compute(spec, progress=not args.quiet)
     result = {
-        "model": args.model,
-        "method": args.method,
-        "bits": f"{w_bits}/{a_bits}",
-        "preset": args.preset,
-        "seed": args.seed,
-        "top1": round(evaluate(qmodel, loader, args.device), 2),
-        "fp_top1": fp_top1,
-        "unit_losses": {u.name: round(u.loss, 6) for u in report.units},
-        "scheme": report.scheme,
-        "scheme_source": report.scheme_source,
-        "modcap": report.modcap,
-        "seconds": round(report.seconds, 1),
-        "version": __version__,
+        "model": args.model, "method": args.method, "bits": f"{w_bits}/{a_bits}", "preset": args.preset,
+        "seed": args.seed, "top1": r["top1"], "fp_top1": r["fp_top1"],
+        "unit_losses": {u["name"]: round(u["loss"], 6) for u in r["units"]},
+        "scheme": r["scheme"], "scheme_source": r["scheme_source"], "modcap": r["modcap"],
+        "seconds": r["seconds"], "version": r["version"],
     }
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{args.model} {args.method} W{w_bits}A{a_bits} ({args.preset}, seed {args.seed}): "
-              f"top-1 {result['top1']:.2f}% (float {fp_top1:.2f}%), {result['seconds']:.0f} s")
+              f"top-1 {r['top1']:.2f}% (float {r['fp_top1']:.2f}%), {r['seconds']:.0f} s, scheme {r['scheme']}")
+
+
+def cmd_results(args: argparse.Namespace) -> None:
+    from .experiments import load_results
+
+    table = load_results(args.dir, args.preset).drop(columns=["units", "errors"], errors="ignore")
+    if table.empty:
+        raise ValueError(f"no results under {args.dir}" + (f"/{args.preset}" if args.preset else ""))
+    if args.csv:
+        table.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
+    else:
+        print(table.to_string(index=False))
 
 
 def parse_scheme(text: str):
@@ -136,7 +117,7 @@ def parse_scheme(text: str):
 
 def cmd_modcap(args: argparse.Namespace) -> None:
     from . import modcap, schemes
-    from .config import PTQConfig
+    from .experiments import RunSpec, datasets
     from .ptq import default_k
 
     w_bits, a_bits = args.bits
@@ -145,9 +126,9 @@ def cmd_modcap(args: argparse.Namespace) -> None:
     k = args.k if args.k is not None else default_k(model)
     results = {"params": modcap.data_free(model, w_bits, args.stride_exponent)}
     if args.kind in ("loss", "both"):
-        cfg = PTQConfig.preset_config(args.preset, model=args.model, method="mrecg+brecq", w_bits=w_bits,
-                                      a_bits=a_bits, seed=args.seed)
-        calib, _ = _datasets(args.preset, args.data_root, cfg)
+        spec = RunSpec(args.model, args.preset, "mrecg+brecq", w_bits, a_bits, args.seed, data_root=args.data_root)
+        cfg = spec.config()
+        calib, _ = datasets(spec, cfg)
         results["loss"] = modcap.data_dependent(model, calib[: cfg.calib_size], cfg, cfg.modcap_iters, not args.quiet)
     if args.kind == "loss":
         del results["params"]
@@ -238,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=cmd_modcap)
+
+    p = sub.add_parser("results", help="the stored experiment records as one table")
+    p.add_argument("--dir", default="results", help="results directory (default: results)")
+    p.add_argument("--preset", help="only this preset's records")
+    p.add_argument("--csv", nargs="?", const="-", help="write CSV to this file (default: stdout)")
+    p.set_defaults(run=cmd_results)
     return parser
 
 

@@ -139,11 +139,11 @@ class PTQConfig:
     def keep(self) -> float:
         return self.keep_prob if self.keep_prob is not None else METHODS[self.method][1]
 
-    def lambda_for(self, model_name: str | None) -> float:
+    def lambda_for(self, family: str) -> float:
         """0.1 for MobileNetV2, 0.01 otherwise (the released configs), unless set."""
         if self.round_lambda is not None:
             return self.round_lambda
-        return 0.1 if model_name and model_name.startswith("mobilenetv2") else 0.01
+        return 0.1 if family.startswith("mobilenetv2") else 0.01
 
     def with_(self, **changes) -> "PTQConfig":
         return replace(self, **changes)

@@ -73,10 +73,6 @@ class PTQReport:
         return asdict(self)
 
 
-def round_lambda_family(model: nn.Module) -> str:
-    return "mobilenetv2" if isinstance(model, tvm.MobileNetV2) else "resnet"
-
-
 def model_family(model: nn.Module) -> str:
     """``resnet18``, ``resnet50`` or ``mobilenetv2``: the key of the official schemes."""
     if isinstance(model, tvm.MobileNetV2):
@@ -197,7 +193,7 @@ def quantize(
     gen = torch.Generator().manual_seed(cfg.seed)
     dtype = torch.float16 if cfg.cache_dtype == "float16" else torch.float32
     device = cfg.device
-    round_lambda = cfg.lambda_for(round_lambda_family(model))
+    round_lambda = cfg.lambda_for(model_family(model))
 
     if cfg.method.startswith("mrecg") or cfg.scheme is not None:
         scheme, report.scheme_source, report.modcap = resolve_scheme(model, calib, cfg, progress)
@@ -211,46 +207,48 @@ def quantize(
     q_in = fp_in = store.put(calib)
     held_q = held_fp = holdout.to(device, torch.float32)
     bar = tqdm(total=len(units), desc=f"{cfg.method} W{cfg.w_bits}A{cfg.a_bits}", disable=not progress)
-    with flush_denormal():
-        for k, unit in enumerate(units):
-            t0 = time.perf_counter()
-            elements = [q.elements[i] for i in unit.elements]
-            _init_ranges(elements, q_in[: cfg.init_size], device)
-            module = _unit_module(q, unit)
-            if unit.layer is None:
-                x_q, x_fp = q_in, fp_in
-                target = _run(nn.Sequential(*[fp.elements[i] for i in unit.elements]), fp_in, device, store)
-            else:
-                i = unit.elements[0]
-                x_q, _ = _capture(q.elements[i], module, q_in, device, store)
-                x_fp, target = _capture(fp.elements[i], fp.elements[i].get_submodule(unit.layer), fp_in, device, store)
-            loss_nearest = cached_loss(module, x_q, target, device)
-            trace = []
-            if cfg.optimizes:
-                trace = reconstruct(
-                    module, x_q, x_fp, target,
-                    iters=cfg.iters, batch_size=cfg.batch_size, keep_prob=cfg.keep(), w_lr=cfg.w_lr,
-                    a_lr=cfg.a_lr, round_lambda=round_lambda, warmup=cfg.warmup, device=device,
-                    generator=gen, trace_every=cfg.trace_every,
-                    on_trace=lambda t, loss: bar.set_postfix(unit=unit.name, loss=f"{loss:.4g}"),
-                ).points
-            loss = cached_loss(module, x_q, target, device) if cfg.optimizes else loss_nearest
-            bar.set_postfix(unit=unit.name, loss=f"{loss:.4g}")
-            bar.update()
+    try:
+        with flush_denormal():
+            for k, unit in enumerate(units):
+                t0 = time.perf_counter()
+                elements = [q.elements[i] for i in unit.elements]
+                _init_ranges(elements, q_in[: cfg.init_size], device)
+                module = _unit_module(q, unit)
+                if unit.layer is None:
+                    x_q, x_fp = q_in, fp_in
+                    target = _run(nn.Sequential(*[fp.elements[i] for i in unit.elements]), fp_in, device, store)
+                else:
+                    i = unit.elements[0]
+                    x_q, _ = _capture(q.elements[i], module, q_in, device, store)
+                    x_fp, target = _capture(fp.elements[i], fp.elements[i].get_submodule(unit.layer), fp_in, device, store)
+                loss_nearest = cached_loss(module, x_q, target, device)
+                trace = []
+                if cfg.optimizes:
+                    trace = reconstruct(
+                        module, x_q, x_fp, target,
+                        iters=cfg.iters, batch_size=cfg.batch_size, keep_prob=cfg.keep(), w_lr=cfg.w_lr,
+                        a_lr=cfg.a_lr, round_lambda=round_lambda, warmup=cfg.warmup, device=device,
+                        generator=gen, trace_every=cfg.trace_every,
+                        on_trace=lambda t, loss: bar.set_postfix(unit=unit.name, loss=f"{loss:.4g}"),
+                    ).points
+                loss = cached_loss(module, x_q, target, device) if cfg.optimizes else loss_nearest
+                bar.set_postfix(unit=unit.name, loss=f"{loss:.4g}")
+                bar.update()
 
-            last_of_element = k + 1 == len(units) or units[k + 1].elements[0] != unit.elements[0]
-            if last_of_element:  # advance the caches and measure the finished elements
-                for i in unit.elements:
-                    q_in, fp_in = _run(q.elements[i], q_in, device, store), _run(fp.elements[i], fp_in, device, store)
-                    held_q, held_fp, err = _measure(q.elements[i], fp.elements[i], held_q, held_fp)
-                    block = q.block_elements.index(i) if i in q.block_elements else None
-                    report.errors.append(ElementError(i, q.names[i], block, err[0], err[1]))
-            report.units.append(
-                UnitRecord(unit.name, list(unit.elements), list(unit.blocks), loss_nearest, loss, trace,
-                           time.perf_counter() - t0)
-            )
-    bar.close()
-    store.close()
+                last_of_element = k + 1 == len(units) or units[k + 1].elements[0] != unit.elements[0]
+                if last_of_element:  # advance the caches and measure the finished elements
+                    for i in unit.elements:
+                        q_in, fp_in = _run(q.elements[i], q_in, device, store), _run(fp.elements[i], fp_in, device, store)
+                        held_q, held_fp, err = _measure(q.elements[i], fp.elements[i], held_q, held_fp)
+                        block = q.block_elements.index(i) if i in q.block_elements else None
+                        report.errors.append(ElementError(i, q.names[i], block, err[0], err[1]))
+                report.units.append(
+                    UnitRecord(unit.name, list(unit.elements), list(unit.blocks), loss_nearest, loss, trace,
+                               time.perf_counter() - t0)
+                )
+    finally:
+        bar.close()
+        store.close()
     q.eval()
     report.seconds = time.perf_counter() - start
     return q, report
