@@ -126,3 +126,27 @@ def data_dependent(model: nn.Module, calib: torch.Tensor, cfg: PTQConfig, iters:
     losses = [u.loss for u in report.units if u.blocks]
     names, blocks = _quant_blocks(model)
     return ModCap("loss", names, losses, comparable_pairs(blocks))
+
+
+@torch.no_grad()
+def block_sizes(model: nn.Module, what: str = "params", sample: torch.Tensor | None = None) -> list[float]:
+    """Per-block sizes for the budgeted selection: ``"params"`` (weight count) or
+    ``"activations"`` (elements of every tensor a block computes for one ``sample`` image --
+    what a merged unit must keep for its backward pass)."""
+    chain = build_chain(model)
+    blocks = [chain.elements[i] for i in chain.block_elements]
+    if what == "params":
+        return [float(sum(m.weight.numel() for m in b.modules() if isinstance(m, QuantLayer))) for b in blocks]
+    if what != "activations":
+        raise ValueError(f"unknown size {what!r}; choose 'params' or 'activations'")
+    if sample is None:
+        raise ValueError("activation sizes need a sample input (one image, with its batch dimension)")
+    counts = {id(b): 0 for b in blocks}
+    hooks = [m.register_forward_hook(lambda m, i, o, b=b: counts.__setitem__(id(b), counts[id(b)] + o.numel()))
+             for b in blocks for m in b.modules() if isinstance(m, QuantLayer)]
+    try:
+        chain(sample)
+    finally:
+        for h in hooks:
+            h.remove()
+    return [float(counts[id(b)]) for b in blocks]

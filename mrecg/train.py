@@ -29,7 +29,7 @@ MINI_EPOCHS = {
     "resnet18": 10,
     "resnet50": 10,
     "mobilenetv2_x1.0": 8,
-    "mobilenetv2_x0.75": 8,
+    "mobilenetv2_x0.75": 6,
     "mobilenetv2_x0.5": 10,
     "mobilenetv2_x0.35": 10,
 }

@@ -189,3 +189,16 @@ def test_cli_quantize_mrecg_prints_scheme_and_modcap():
     assert bad.returncode == 2 and "k = 9 but there are only 7 comparable adjacent pairs" in bad.stderr
     bad = _cli("quantize", "--model", "resnet18", "--preset", "smoke", "--scheme", "[[0],[2]]")
     assert bad.returncode == 2 and "not a run of consecutive blocks" in bad.stderr or "must cover" in bad.stderr
+
+
+def test_block_sizes_for_the_budget():
+    model = models.build("mobilenetv2_x1.0", "paper")
+    params = modcap.block_sizes(model, "params")
+    assert params[0] == 288 + 512 and len(params) == 17
+    acts = modcap.block_sizes(model, "activations", torch.zeros(1, 3, 224, 224))
+    # block 0 at 112x112: depthwise output (32 channels) + projection output (16 channels)
+    assert acts[0] == (32 + 16) * 112 * 112
+    scheme = budget_scheme(modcap.data_free(model, 4).scores, acts, 2 * max(acts))
+    assert largest_unit(scheme, acts) <= 2 * max(acts) and len(merges_of(scheme)) > 0
+    with pytest.raises(ValueError, match="need a sample input"):
+        modcap.block_sizes(model, "activations")
