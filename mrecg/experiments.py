@@ -13,7 +13,7 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -100,7 +100,7 @@ def compute(spec: RunSpec, progress: bool = True) -> dict:
     start = time.perf_counter()
     qmodel, report = quantize(model, calib, cfg, progress=progress)
     top1 = evaluate(qmodel, loader, spec.device)
-    return {
+    record = {
         "key": spec.key(),
         "spec": spec.to_dict(),
         "config": report.config,
@@ -116,6 +116,7 @@ def compute(spec: RunSpec, progress: bool = True) -> dict:
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
     }
+    return json.loads(json.dumps(record))  # exactly what a cache hit will read back
 
 
 def run(spec: RunSpec, results_dir: str | Path = "results", force: bool = False, progress: bool = True) -> dict:
@@ -142,7 +143,8 @@ def load_results(results_dir: str | Path = "results", preset: str | None = None)
 
     rows = []
     for r in load_records(results_dir, preset):
-        row = {**r["spec"], **{k: r[k] for k in ("key", "top1", "fp_top1", "seconds", "scheme_source", "version")}}
+        spec = {f.name: r["spec"].get(f.name) for f in fields(RunSpec)}  # columns in RunSpec's order
+        row = {**spec, **{k: r[k] for k in ("key", "top1", "fp_top1", "seconds", "scheme_source", "version")}}
         row["scheme"] = json.dumps(r["scheme"])
         row["merges"] = sum(len(g) - 1 for g in r["scheme"])
         row["units"], row["errors"] = r["units"], r["errors"]
