@@ -39,9 +39,6 @@ from .config import PTQConfig
 from .layers import QuantLayer
 from .units import build_chain
 
-KINDS = ("loss", "params")
-
-
 @dataclass
 class ModCap:
     """Per-block ModCap values with the adjacent differences and which pairs are comparable."""
@@ -72,11 +69,6 @@ class ModCap:
                          "score_next": None if last else self.scores[i],
                          "comparable_next": None if last else self.comparable[i]})
         return rows
-
-
-def check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown ModCap kind {kind!r}; choose 'loss' (data-dependent) or 'params' (data-free)")
 
 
 def _main_path_signature(block: QuantBlock) -> tuple:

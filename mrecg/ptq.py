@@ -69,9 +69,6 @@ class PTQReport:
     def block_errors(self) -> list[float]:
         return [e.error for e in self.errors if e.block is not None]
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def model_family(model: nn.Module) -> str:
     """``resnet18``, ``resnet50`` or ``mobilenetv2``: the key of the official schemes."""

@@ -84,8 +84,6 @@ def test_bad_selection_input_is_one_clear_line():
         PTQConfig(method="brecq", k=3)
     with pytest.raises(ConfigError, match="must be 'official', 'random:SEED'"):
         PTQConfig(method="mrecg+brecq", scheme="best")
-    with pytest.raises(ValueError, match="unknown ModCap kind"):
-        modcap.check_kind("flops")
 
 
 def test_random_sampler_is_seeded_valid_and_respects_count_and_budget():
