@@ -27,7 +27,7 @@ from .storage import save_json, save_torch
 # step cost on 2 CPU cores (see README, "Mini models").
 MINI_EPOCHS = {
     "resnet18": 10,
-    "resnet50": 16,
+    "resnet50": 10,
     "mobilenetv2_x1.0": 8,
     "mobilenetv2_x0.75": 6,
     "mobilenetv2_x0.5": 10,
