@@ -235,10 +235,14 @@ def quantize(
                 last_of_element = k + 1 == len(units) or units[k + 1].elements[0] != unit.elements[0]
                 if last_of_element:  # advance the caches and measure the finished elements
                     for i in unit.elements:
-                        q_in, fp_in = _run(q.elements[i], q_in, device, store), _run(fp.elements[i], fp_in, device, store)
+                        q_in = _run(q.elements[i], q_in, device, store)
+                        if unit.layer is not None:  # for element units the target already is the float output
+                            fp_in = _run(fp.elements[i], fp_in, device, store)
                         held_q, held_fp, err = _measure(q.elements[i], fp.elements[i], held_q, held_fp)
                         block = q.block_elements.index(i) if i in q.block_elements else None
                         report.errors.append(ElementError(i, q.names[i], block, err[0], err[1]))
+                    if unit.layer is None:
+                        fp_in = target
                 report.units.append(
                     UnitRecord(unit.name, list(unit.elements), list(unit.blocks), loss_nearest, loss, trace,
                                time.perf_counter() - t0)
