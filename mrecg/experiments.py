@@ -133,7 +133,7 @@ def run(spec: RunSpec, results_dir: str | Path = "results", force: bool = False,
 def load_records(results_dir: str | Path = "results", preset: str | None = None) -> list[dict]:
     folder = Path(results_dir)
     pattern = f"{preset}/*.json" if preset else "*/*.json"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob(pattern))]
+    return [json.loads(p.read_text()) for p in sorted(folder.glob(pattern)) if p.name != "manifest.json"]
 
 
 def load_results(results_dir: str | Path = "results", preset: str | None = None):

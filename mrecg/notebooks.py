@@ -19,3 +19,51 @@ def notebook_parameters(**params) -> dict:
         if out.get(key) is not None:
             out[key] = str(Path(out[key]).resolve())
     return out
+
+
+MANIFEST = "manifest.json"
+
+
+def record_keys(results_dir: str | os.PathLike, preset: str) -> set[str]:
+    """Keys of the records stored for ``preset`` (to tell computed runs from cache hits)."""
+    return {p.stem for p in Path(results_dir, preset).glob("*.json") if p.name != MANIFEST}
+
+
+def write_manifest(results_dir: str | os.PathLike, preset: str, notebooks: list[dict]) -> Path:
+    """Record how the results were made: machine, torch, commit, and per notebook its wall time,
+    how many runs it computed and how many it read from the cache (with their compute seconds)."""
+    import json
+    import platform
+    import subprocess
+
+    import torch
+
+    from . import __version__
+    from .storage import save_json
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                cwd=Path(__file__).parent).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, cwd=Path(__file__).parent).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", None
+    folder = Path(results_dir, preset)
+    for nb in notebooks:
+        seconds = [json.loads((folder / f"{k}.json").read_text()).get("seconds", 0.0) for k in nb.pop("computed_keys")]
+        nb["computed_run_seconds"] = round(sum(seconds), 1)
+    manifest = {
+        "preset": preset,
+        "mrecg": __version__,
+        "commit": commit,
+        "uncommitted_changes": dirty,
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+                   f"{platform.processor() or platform.platform()}",
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "notebooks": notebooks,
+        "total_seconds": round(sum(nb["seconds"] for nb in notebooks), 1),
+    }
+    path = folder / MANIFEST
+    save_json(manifest, path)
+    return path

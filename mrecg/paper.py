@@ -45,3 +45,17 @@ def fig6_curves() -> dict[str, list[float]]:
         line = re.search(rf"^\s*{label}\s+([\d. ]+)$", text, re.M).group(1)
         curves[key] = [float(v) for v in line.split()]
     return curves
+
+
+def table2_gains() -> dict[str, float]:
+    """Table 2's gains over BRECQ (MobileNetV2 x0.5, W4A4), keyed like ``study.TABLE2_ROWS``.
+
+    The components' gains come from the notes' Table 2 line; "both" is the Table 1 difference
+    MRECG+BRECQ minus BRECQ* for the same cell (the sentence giving it could not be read)."""
+    text = _text("paper_notes.md")
+    mixed = float(re.search(r"mixed reconstruction granularity: \+([\d.]+)", text).group(1))
+    expanded = float(re.search(r"expanded batch size: \+([\d.]+)", text).group(1))
+    t1 = table1()
+    cell = t1[(t1.model == "mobilenetv2_x0.5") & (t1.w_bits == 4) & (t1.a_bits == 4)].set_index("method").top1
+    return {"BRECQ": 0.0, "+ mixed granularity": mixed, "+ expanded batch": expanded,
+            "+ both (MRECG)": round(float(cell["mrecg+brecq"] - cell["brecq"]), 2)}

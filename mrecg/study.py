@@ -15,20 +15,22 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import paper
-from .config import PRESETS
+from .config import EXPANDED, PRESETS
 from .experiments import RunSpec, run
 from .models import NAMES
 
 TABLE1_METHODS = ("adaround", "brecq", "qdrop", "mrecg+brecq", "mrecg+qdrop")
 BASELINE_OF = {"mrecg+brecq": "brecq", "mrecg+qdrop": "qdrop"}
 
-# Which Table 1 cells each preset fills. The mini preset fills the cells with the paper's largest
-# effects (MobileNetV2 x0.5 and ResNet-18 at W4A4 and W2A4); the others are skipped to stay within
-# the CPU budget (see notebooks/01_table1_accuracy.ipynb).
+# Which Table 1 cells (model, (w_bits, a_bits)) each preset fills. The mini preset fills the cells
+# with the paper's largest effects (MobileNetV2 x0.5 at W4A4 and W2A4) and ResNet-18 at W2A4 as the
+# ResNet contrast; the other cells are skipped to stay within the CPU budget (see
+# notebooks/01_table1_accuracy.ipynb).
 TABLE1_CELLS = {
-    "smoke": dict(models=("resnet18",), bits=((4, 4),), seeds=(0,)),
-    "mini": dict(models=("mobilenetv2_x0.5", "resnet18"), bits=((4, 4), (2, 4)), seeds=(0,)),
-    "paper": dict(models=NAMES, bits=((4, 4), (2, 4), (3, 3), (2, 2)), seeds=(0,)),
+    "smoke": dict(cells=(("resnet18", (4, 4)),), seeds=(0,)),
+    "mini": dict(cells=(("mobilenetv2_x0.5", (4, 4)), ("mobilenetv2_x0.5", (2, 4)), ("resnet18", (2, 4))),
+                 seeds=(0,)),
+    "paper": dict(cells=tuple((m, b) for m in NAMES for b in ((4, 4), (2, 4), (3, 3), (2, 2))), seeds=(0,)),
 }
 FIG6_RUNS = (  # label, method, modcap
     ("round-to-nearest", "nearest", None),
@@ -39,6 +41,34 @@ FIG6_RUNS = (  # label, method, modcap
 )
 FIG6_MODELS = {"smoke": ("mobilenetv2_x0.5",), "mini": ("mobilenetv2_x0.5", "resnet18"),
                "paper": ("mobilenetv2_x1.0", "resnet18")}
+
+# Table 2: MRECG's two components switched on one at a time (label, method, expanded batch).
+TABLE2_ROWS = (
+    ("BRECQ", "brecq", False),
+    ("+ mixed granularity", "mrecg+brecq", False),
+    ("+ expanded batch", "brecq", True),
+    ("+ both (MRECG)", "mrecg+brecq", True),
+)
+TABLE2_SEEDS = {"smoke": (0,), "mini": (0, 1, 2), "paper": (0, 1, 2)}
+# Fig. 4: random mixed-granularity schemes (as many merges as MRECG makes) per MobileNetV2 width.
+FIG4_SWEEP = {
+    "smoke": dict(models=("mobilenetv2_x0.5",), schemes=2),
+    "mini": dict(models=("mobilenetv2_x0.5",), schemes=6),
+    "paper": dict(models=("mobilenetv2_x1.0", "mobilenetv2_x0.75", "mobilenetv2_x0.5", "mobilenetv2_x0.35"),
+                  schemes=20),
+}
+# Fig. 5: reconstruction batch size, BRECQ W4A4, MobileNetV2 x0.5, same calibration set.
+FIG5_SWEEP = {
+    "smoke": dict(batch_sizes=(8, 16), seeds=(0,)),
+    "mini": dict(batch_sizes=(8, 16, 32, 64), seeds=(0, 1, 2)),
+    "paper": dict(batch_sizes=(16, 32, 64, 128, 256), seeds=(0, 1, 2)),
+}
+# Iteration budget (beyond the paper): MRECG's gain over BRECQ at W2A4 against iterations per unit.
+BUDGET_SWEEP = {
+    "smoke": dict(models=("mobilenetv2_x0.5",), iters=(10, 20, 40), seeds=(0,)),
+    "mini": dict(models=("mobilenetv2_x0.5", "resnet18"), iters=(250, 500, 1000, 2000), seeds=(0, 1, 2)),
+    "paper": dict(models=("mobilenetv2_x0.5", "resnet18"), iters=(2500, 5000, 10_000, 20_000), seeds=(0, 1, 2)),
+}
 
 
 class StudyError(ValueError):
@@ -59,10 +89,9 @@ def seeds_for(preset: str, seeds: Sequence[int] | None) -> tuple[int, ...]:
 
 def table1_specs(preset: str, seeds: Sequence[int] | None = None, data_root: str | None = None,
                  device: str = "cpu") -> list[RunSpec]:
-    cells = TABLE1_CELLS[preset]
     return [
         RunSpec(model, preset, method, w, a, seed, data_root=data_root, device=device)
-        for model in cells["models"] for (w, a) in cells["bits"] for method in TABLE1_METHODS
+        for model, (w, a) in TABLE1_CELLS[preset]["cells"] for method in TABLE1_METHODS
         for seed in seeds_for(preset, seeds)
     ]
 
@@ -75,10 +104,106 @@ def fig6_specs(preset: str, bits: tuple[int, int] = (2, 4), seeds: Sequence[int]
     ]
 
 
-def run_specs(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: bool = False) -> list[dict]:
-    """Run (or read back) every spec, with one progress bar over the runs."""
+def table2_specs(preset: str, seeds: Sequence[int] | None = None, data_root: str | None = None,
+                 device: str = "cpu") -> list[RunSpec]:
+    """MobileNetV2 x0.5 W4A4. Rows without the expanded batch pin the preset's baseline sizes;
+    rows with it use the preset's expanded sizes (the MRECG default, so "+ both" is Table 1's run)."""
+    base, expanded = PRESETS[preset], EXPANDED[preset]
+    specs = []
+    for seed in (tuple(seeds) if seeds is not None else TABLE2_SEEDS[preset]):
+        for _, method, expand in TABLE2_ROWS:
+            sizes = {}
+            if method.startswith("mrecg") and not expand:
+                sizes = dict(calib_size=base["calib_size"], batch_size=base["batch_size"])
+            elif expand and not method.startswith("mrecg"):
+                sizes = dict(calib_size=expanded["calib_size"], batch_size=expanded["batch_size"])
+            specs.append(RunSpec("mobilenetv2_x0.5", preset, method, 4, 4, seed, data_root=data_root,
+                                 device=device, **sizes))
+    return specs
+
+
+def fig4_specs(preset: str, seeds: Sequence[int] | None = None, data_root: str | None = None,
+               device: str = "cpu") -> list[RunSpec]:
+    """Per width: BRECQ (no merges), MRECG's selected scheme at BRECQ's batch (granularity
+    alone, like the random schemes), and ``schemes`` random schemes with MRECG's merge count."""
+    sweep, base = FIG4_SWEEP[preset], PRESETS[preset]
+    seed = seeds_for(preset, seeds)[0]
+    specs = []
+    for model in sweep["models"]:
+        common = dict(w_bits=4, a_bits=4, seed=seed, data_root=data_root, device=device)
+        specs.append(RunSpec(model, preset, "brecq", **common))
+        specs.append(RunSpec(model, preset, "mrecg+brecq", calib_size=base["calib_size"],
+                             batch_size=base["batch_size"], **common))
+        specs += [RunSpec(model, preset, "brecq", scheme=f"random:{i}", **common) for i in range(sweep["schemes"])]
+    return specs
+
+
+def fig5_specs(preset: str, seeds: Sequence[int] | None = None, data_root: str | None = None,
+               device: str = "cpu") -> list[RunSpec]:
+    sweep = FIG5_SWEEP[preset]
+    return [RunSpec("mobilenetv2_x0.5", preset, "brecq", 4, 4, seed, batch_size=b, data_root=data_root, device=device)
+            for b in sweep["batch_sizes"] for seed in (tuple(seeds) if seeds is not None else sweep["seeds"])]
+
+
+def budget_specs(preset: str, seeds: Sequence[int] | None = None, data_root: str | None = None,
+                 device: str = "cpu") -> list[RunSpec]:
+    """BRECQ and MRECG+BRECQ at W2A4 for each iteration count; the preset's own count uses
+    ``iters=None`` so that those runs are Table 1's."""
+    sweep, default = BUDGET_SWEEP[preset], PRESETS[preset]["iters"]
+    return [RunSpec(model, preset, method, 2, 4, seed, iters=None if it == default else it,
+                    data_root=data_root, device=device)
+            for model in sweep["models"] for it in sweep["iters"] for method in ("brecq", "mrecg+brecq")
+            for seed in (tuple(seeds) if seeds is not None else sweep["seeds"])]
+
+
+def _run_in_worker(spec: RunSpec, results_dir: str, force: bool, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    return run(spec, results_dir, force=force, progress=False)
+
+
+def default_workers(specs: Sequence[RunSpec]) -> int:
+    """CPU runs go one per core, one thread each: the reconstruction steps are small, so two
+    single-threaded runs side by side finish sooner than two runs after each other on two
+    threads (see benchmarks/parallel_runs.py). GPU runs go one at a time."""
+    if any(s.device != "cpu" for s in specs):
+        return 1
+    return max(1, min(len(specs), os.cpu_count() or 1))
+
+
+def run_specs(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: bool = False,
+              workers: int | None = None) -> list[dict]:
+    """Run (or read back) every spec, in order, with one progress bar over the runs.
+
+    Stored records are read here; the missing ones are computed by ``workers`` processes
+    (default :func:`default_workers`) that each store their record atomically as it finishes,
+    so an interrupted sweep keeps every finished run.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from .experiments import record_path
+
     specs = list(specs)
-    return [run(s, results_dir, force=force, progress=False) for s in tqdm(specs, desc="runs")]
+    unique = {s.key(): s for s in specs}  # a spec listed twice runs once
+    todo = [k for k, s in unique.items() if force or not record_path(s, results_dir).is_file()]
+    results = {k: run(s, results_dir) for k, s in unique.items() if k not in todo}
+    bar = tqdm(total=len(unique), initial=len(results), desc="runs")
+    workers = workers or default_workers([unique[k] for k in todo])
+    if workers == 1 or len(todo) <= 1:
+        for k in todo:
+            results[k] = run(unique[k], results_dir, force=force, progress=False)
+            bar.update()
+    else:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_run_in_worker, unique[k], str(results_dir), force, threads): k for k in todo}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update()
+    bar.close()
+    return [results[s.key()] for s in specs]
 
 
 # ----------------------------------------------------------------------------- Table 1
@@ -109,6 +234,190 @@ def table1_frame(records: Sequence[dict]) -> pd.DataFrame:
     table = table.sort_values(["model", "w_bits", "a_bits", "order"], ascending=[True, False, False, True])
     return table[["model", "bits", "method", "ours", "ours_std", "seeds", "ours_fp", "paper", "paper_fp",
                   "gain_ours", "gain_paper"]].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- Table 2
+
+
+def table2_frame(records: Sequence[dict]) -> pd.DataFrame:
+    """One row per component row: mean, spread and seeds of ours, our gain over BRECQ (mean of
+    the per-seed differences) and its spread, and the paper's gain."""
+    labels = {(method, expand): label for label, method, expand in TABLE2_ROWS}
+    rows = []
+    for r in records:
+        cfg = r["config"]
+        expand = cfg["batch_size"] == EXPANDED[cfg["preset"]]["batch_size"]
+        rows.append({"label": labels[(r["spec"]["method"], expand)], "seed": r["spec"]["seed"], "top1": r["top1"]})
+    df = pd.DataFrame(rows)
+    wide = df.pivot_table(index="seed", columns="label", values="top1")
+    paper_gain = paper.table2_gains()
+    out = []
+    for label, *_ in TABLE2_ROWS:
+        gain = wide[label] - wide["BRECQ"]
+        out.append({"row": label, "ours": wide[label].mean(), "ours_std": wide[label].std(), "seeds": int(wide[label].count()),
+                    "gain_ours": gain.mean(), "gain_std": gain.std(), "gain_paper": paper_gain[label]})
+    return pd.DataFrame(out)
+
+
+# ----------------------------------------------------------------------------- Fig. 4
+
+
+def fig4_frame(records: Sequence[dict]) -> pd.DataFrame:
+    """model, kind (BRECQ / MRECG / random), top1, seconds, merges and the largest unit's
+    weight count (the model-size cost of a scheme)."""
+    from . import models
+    from .modcap import block_sizes
+    from .schemes import largest_unit
+
+    sizes = {}
+    rows = []
+    for r in records:
+        spec = r["spec"]
+        if spec["model"] not in sizes:
+            sizes[spec["model"]] = block_sizes(models.build(spec["model"], "paper" if spec["preset"] == "paper" else "mini"))
+        kind = "MRECG" if spec["method"].startswith("mrecg") else ("random" if spec["scheme"] else "BRECQ")
+        rows.append({"model": spec["model"], "kind": kind, "scheme": r["scheme_source"], "top1": r["top1"],
+                     "seconds": r["seconds"], "merges": sum(len(g) - 1 for g in r["scheme"]),
+                     "largest_unit": largest_unit(r["scheme"], sizes[spec["model"]])})
+    return pd.DataFrame(rows)
+
+
+def pareto_front(df: pd.DataFrame, cost: str = "largest_unit", value: str = "top1") -> pd.DataFrame:
+    """Points not dominated by another (no other point is at most as costly and more accurate)."""
+    ordered = df.sort_values([cost, value], ascending=[True, False])
+    best, keep = -np.inf, []
+    for idx, row in ordered.iterrows():
+        if row[value] > best:
+            keep.append(idx)
+            best = row[value]
+    return df.loc[keep]
+
+
+def plot_fig4(frame: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
+    """Left: accuracy of random schemes per width with BRECQ and MRECG marked. Right: accuracy
+    against the largest unit's weight count, with each width's Pareto front."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    order = list(dict.fromkeys(frame.model))
+    random = frame[frame.kind == "random"]
+    sns.stripplot(data=random, x="model", y="top1", order=order, color="0.6", size=6, jitter=0.15, ax=left,
+                  label="random schemes")
+    for kind, marker, color in (("BRECQ", "s", "tab:blue"), ("MRECG", "*", "tab:red")):
+        pts = frame[frame.kind == kind]
+        left.scatter([order.index(m) for m in pts.model], pts.top1, marker=marker, s=160, color=color, zorder=3, label=kind)
+    handles, labels = left.get_legend_handles_labels()
+    seen = dict(zip(labels, handles))
+    left.legend(seen.values(), seen.keys(), fontsize=8)
+    left.set_title("W4A4 BRECQ with mixed granularity: random schemes vs MRECG")
+    left.set_ylabel("top-1 (%)")
+    for model, g in frame.groupby("model", sort=False):
+        right.scatter(g.largest_unit, g.top1, s=[160 if k != "random" else 30 for k in g.kind], alpha=0.8,
+                      marker="o", label=model)
+        front = pareto_front(g).sort_values("largest_unit")
+        right.step(front.largest_unit, front.top1, where="post", alpha=0.6)
+        for kind in ("BRECQ", "MRECG"):
+            for row in g[g.kind == kind].itertuples():
+                right.annotate(kind, (row.largest_unit, row.top1), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    right.set_xlabel("largest reconstruction unit (weights)")
+    right.set_ylabel("top-1 (%)")
+    right.set_title("accuracy vs reconstruction cost, Pareto front per width")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    paths = save_figure(fig, stem)
+    plt.close(fig)
+    return paths
+
+
+# ----------------------------------------------------------------------------- Fig. 5
+
+
+def fig5_frame(records: Sequence[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per run (batch size, seed, top1) and per batch size (median, min, max, std, count)."""
+    rows = pd.DataFrame({"batch_size": r["config"]["batch_size"], "seed": r["spec"]["seed"], "top1": r["top1"],
+                         "seconds": r["seconds"]} for r in records)
+    summary = rows.groupby("batch_size").top1.agg(["median", "min", "max", "std", "count"]).reset_index()
+    return rows, summary
+
+
+def plot_fig5(rows: pd.DataFrame, summary: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ax.scatter(rows.batch_size, rows.top1, color="0.6", label="one seed")
+    ax.plot(summary.batch_size, summary["median"], "o-", color="tab:red", label="median over seeds")
+    ax.fill_between(summary.batch_size, summary["min"], summary["max"], color="tab:red", alpha=0.15, label="range")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(summary.batch_size, [str(b) for b in summary.batch_size])
+    ax.set_xlabel("reconstruction batch size")
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title("BRECQ W4A4, MobileNetV2 x0.5: batch size")
+    ax.legend()
+    fig.tight_layout()
+    paths = save_figure(fig, stem)
+    plt.close(fig)
+    return paths
+
+
+# ----------------------------------------------------------------------------- iteration budget
+
+
+def budget_frame(records: Sequence[dict]) -> pd.DataFrame:
+    """model, method, iters, seed, top1, seconds, and the total optimisation steps (iterations
+    times the number of reconstruction units: merged runs have fewer units)."""
+    return pd.DataFrame(
+        {"model": r["spec"]["model"], "method": r["spec"]["method"], "iters": r["config"]["iters"],
+         "seed": r["spec"]["seed"], "top1": r["top1"], "seconds": r["seconds"],
+         "units": len(r["units"]), "total_steps": r["config"]["iters"] * len(r["units"])}
+        for r in records
+    )
+
+
+def budget_gains(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per model and iteration count: BRECQ and MRECG means, MRECG's gain (mean and spread of
+    the per-seed differences), and BRECQ's distance to its best-budget accuracy."""
+    wide = frame.pivot_table(index=["model", "iters", "seed"], columns="method", values="top1").reset_index()
+    wide["gain"] = wide["mrecg+brecq"] - wide["brecq"]
+    out = wide.groupby(["model", "iters"]).agg(brecq=("brecq", "mean"), brecq_std=("brecq", "std"),
+                                               mrecg=("mrecg+brecq", "mean"), gain=("gain", "mean"),
+                                               gain_std=("gain", "std"), seeds=("gain", "count")).reset_index()
+    out["brecq_below_best"] = out.groupby("model").brecq.transform("max") - out.brecq
+    return out
+
+
+def converged_iters(gains: pd.DataFrame, tolerance: float = 1.0) -> dict[str, int]:
+    """Per model, the fewest iterations at which BRECQ is within ``tolerance`` points of its best
+    mean accuracy over the sweep."""
+    return {m: int(g[g.brecq_below_best <= tolerance].iters.min()) for m, g in gains.groupby("model")}
+
+
+def plot_budget(frame: pd.DataFrame, gains: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
+    """Left: MRECG's gain over BRECQ against iterations per unit (mean and seed spread). Right:
+    top-1 against total optimisation steps, so the methods are compared at matched compute."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    for model, g in gains.groupby("model"):
+        left.errorbar(g.iters, g.gain, yerr=g.gain_std.fillna(0), marker="o", capsize=4, label=model)
+    left.axhline(0, color="0.5", lw=0.8)
+    left.set_xscale("log", base=2)
+    left.set_xticks(sorted(gains.iters.unique()), [str(i) for i in sorted(gains.iters.unique())])
+    left.set_xlabel("iterations per unit")
+    left.set_ylabel("MRECG+BRECQ - BRECQ (pt), W2A4")
+    left.set_title("gain against iteration budget (bars: seed spread)")
+    left.legend()
+    sns.lineplot(data=frame, x="total_steps", y="top1", hue="model", style="method", markers=True, errorbar="sd",
+                 ax=right)
+    right.set_xscale("log")
+    right.set_xlabel("total optimisation steps (iterations x units)")
+    right.set_ylabel("top-1 (%)")
+    right.set_title("accuracy at matched total compute")
+    fig.tight_layout()
+    paths = save_figure(fig, stem)
+    plt.close(fig)
+    return paths
 
 
 # ----------------------------------------------------------------------------- Fig. 6
