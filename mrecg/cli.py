@@ -27,7 +27,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     _require_mini(args.preset, "train")
     cfg = TrainConfig(epochs=args.epochs or MINI_EPOCHS[args.model], seed=args.seed)
     state = Path(args.state_dir) / f"{args.model}.state.pt"
-    model, record = train(args.model, cfg, state, data_root=args.data_root, progress=not args.quiet)
+    model, record = train(args.model, cfg, state, data_root=args.data_root, progress=not args.quiet, device=args.device)
+    model = model.cpu()
     command = "mrecg " + shlex.join(sys.argv[1:])
     if args.publish:
         path = publish_mini_checkpoint(args.model, model, record, command)
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", default="runs/train", help="resumable training state (default: runs/train)")
     p.add_argument("--out", help="where to save the weights (default: runs/mini/NAME.pt)")
     p.add_argument("--publish", action="store_true", help="write into the package's mini checkpoints and manifest")
+    p.add_argument("--device", default="cpu", help="where to train: cpu (default) or cuda[:N]")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=cmd_train)
 

@@ -23,7 +23,7 @@ ACTIVATIONS = {nn.ReLU: "relu", nn.ReLU6: "relu6"}
 def fold_bn(layer: nn.Conv2d | nn.Linear, bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight and bias of ``layer`` with the (eval-mode) ``bn`` after it folded in."""
     weight = layer.weight.detach().clone()
-    bias = layer.bias.detach().clone() if layer.bias is not None else torch.zeros(weight.shape[0])
+    bias = layer.bias.detach().clone() if layer.bias is not None else weight.new_zeros(weight.shape[0])
     if bn is None:
         return weight, bias
     gain = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)

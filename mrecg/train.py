@@ -27,7 +27,7 @@ from .storage import save_json, save_torch
 # step cost on 2 CPU cores (see README, "Mini models").
 MINI_EPOCHS = {
     "resnet18": 10,
-    "resnet50": 10,
+    "resnet50": 15,
     "mobilenetv2_x1.0": 8,
     "mobilenetv2_x0.75": 6,
     "mobilenetv2_x0.5": 10,
@@ -74,16 +74,24 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     train_subset: int | None = None,
+    device: str = "cpu",
 ) -> tuple[nn.Module, dict]:
     """Train ``name`` (mini variant) and return the model and a record of the run.
 
     ``state_path`` holds the resumable training state; if it exists, training continues from
     its last finished epoch. ``stop_after`` ends the call after that many epochs in total
     (the state stays resumable); ``train_subset`` trains on the first n images only (tests).
+    ``device`` runs the model there (``"cuda"``); batches are drawn on the CPU exactly as
+    without it and moved over, and the saved state holds CPU tensors, so a run may resume on
+    another device. The model is returned on ``device``.
     """
     models.check_name(name, "mini")
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise ValueError(f"device {device} asked for, but torch sees no CUDA GPU")
     torch.manual_seed(cfg.seed)
-    model = models.build(name, "mini")
+    model = models.build(name, "mini").to(device)
     train_set = data.fashion_mnist("train", data_root)
     if train_subset is not None:
         train_set = data.TensorDataset(train_set.images[:train_subset], train_set.labels[:train_subset])
@@ -112,23 +120,32 @@ def train(
         for i, (x, y) in enumerate(bar):
             for group in opt.param_groups:
                 group["lr"] = lr_at(epoch * steps_per_epoch + i, total, warmup, cfg.lr)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             loss = nn.functional.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            running = 0.98 * running + 0.02 * loss.item() if i else loss.item()
-            bar.set_postfix(loss=f"{running:.3f}")
-        seconds += time.perf_counter() - t0
-        top1 = evaluate(model, test_loader)
+            # the running loss stays a (float64) tensor: no host sync per step on a GPU
+            step_loss = loss.detach().double()
+            running = 0.98 * running + 0.02 * step_loss if i else step_loss
+            if progress and (i % 20 == 0 or i + 1 == steps_per_epoch):
+                bar.set_postfix(loss=f"{running.item():.3f}")
+        running = float(running)
+        if cuda:
+            torch.cuda.synchronize(device)
+        epoch_seconds = time.perf_counter() - t0
+        seconds += epoch_seconds
+        top1 = evaluate(model, test_loader, device)
         history.append({"epoch": epoch + 1, "train_loss": round(running, 4), "test_top1": round(top1, 2)})
-        tqdm.write(f"{name} epoch {epoch + 1}/{cfg.epochs}: loss {running:.3f}, test top-1 {top1:.2f}%")
+        tqdm.write(f"{name} epoch {epoch + 1}/{cfg.epochs}: loss {running:.3f}, test top-1 {top1:.2f}% "
+                   f"({epoch_seconds:.1f} s on {device})")
         save_torch(
             {
                 "name": name,
                 "config": asdict(cfg),
                 "epoch": epoch + 1,
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
+                "model": {k: v.cpu() for k, v in model.state_dict().items()},
+                "optimizer": opt.state_dict(),  # read back with map_location="cpu"
                 "rng": torch.get_rng_state(),
                 "history": history,
                 "seconds": seconds,
@@ -137,6 +154,10 @@ def train(
         )
 
     model.eval()
+    if cuda:
+        machine = f"{torch.cuda.get_device_name(device)} GPU"
+    else:
+        machine = f"{platform.machine()}, {torch.get_num_threads()} threads"
     record = {
         "fp_top1": history[-1]["test_top1"],
         "parameters": models.count_parameters(model),
@@ -146,7 +167,8 @@ def train(
         "history": history,
         "torch": torch.__version__,
         "mrecg": __version__,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "device": device.type,
+        "machine": machine,
     }
     return model, record
 
@@ -158,7 +180,7 @@ def publish_mini_checkpoint(name: str, model: nn.Module, record: dict, command: 
     from ``models.load(name, "mini")``.
     """
     path = models.CHECKPOINT_DIR / f"{name}.pt"
-    save_torch(model.state_dict(), path)
+    save_torch({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
     loaded = models.build(name, "mini")
     models.load_state_file(loaded, name, path)
     test_loader = data.TensorLoader(data.fashion_mnist("test"), batch_size=500)

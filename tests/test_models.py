@@ -47,14 +47,8 @@ def test_mini_checkpoint_reaches_its_manifest_accuracy(name, fashion_test):
     top1 = evaluate(model, data.TensorLoader(fashion_test, batch_size=1000))
     assert abs(top1 - record["fp_top1"]) <= 0.1
     assert record["parameters"] == models.count_parameters(model)
-    target = {"resnet18": 92, "mobilenetv2_x1.0": 91}.get(name, 89)  # issue #2; resnet50's 92: see below
+    target = {"resnet18": 92, "resnet50": 92, "mobilenetv2_x1.0": 91}.get(name, 89)  # issue #2
     assert top1 >= target
-
-
-@pytest.mark.xfail(strict=True, reason="known gap: the mini ResNet-50 (base width 16) reaches 91.34 %, below the "
-                   "92 % target of issue #2; 16 epochs gave 90.84 %. Needs a wider model. Strict: passes -> fails.")
-def test_resnet50_mini_meets_the_92_percent_target():
-    assert models.mini_manifest()["resnet50"]["fp_top1"] >= 92
 
 
 def _brecq_state(name, reference_file):

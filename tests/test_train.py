@@ -28,6 +28,7 @@ def test_training_learns_and_an_interrupted_run_resumes_bit_identically(tmp_path
     whole, record = train("resnet18", cfg, tmp_path / "a.pt", progress=False, train_subset=2048)
     assert record["history"][-1]["test_top1"] > 60  # 10 classes: chance is 10%
     assert record["parameters"] == models.count_parameters(whole)
+    assert record["device"] == "cpu"
     train("resnet18", cfg, tmp_path / "b.pt", progress=False, train_subset=2048, stop_after=1)
     assert torch.load(tmp_path / "b.pt", weights_only=False)["epoch"] == 1
     resumed, _ = train("resnet18", cfg, tmp_path / "b.pt", progress=False, train_subset=2048)
@@ -35,6 +36,12 @@ def test_training_learns_and_an_interrupted_run_resumes_bit_identically(tmp_path
         assert torch.equal(a, b), k
     with pytest.raises(ValueError, match="belongs to another training run"):
         train("resnet18", TrainConfig(epochs=3), tmp_path / "b.pt", progress=False, train_subset=2048)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where no GPU is")
+def test_training_on_cuda_without_a_gpu_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+        train("resnet18", TrainConfig(epochs=1), tmp_path / "s.pt", progress=False, train_subset=64, device="cuda")
 
 
 def test_cli_eval_prints_the_manifest_accuracy():
