@@ -10,10 +10,16 @@ from mrecg.notebooks import figure_notebooks
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
+TABLE = (".png", ".pdf", ".csv", ".md")
+FIGURE = (".png", ".pdf")
 EXPECTED = {
-    "01_table1_accuracy": ["table1.png", "table1.pdf", "table1.csv", "table1.md"],
-    "05_fig6_loss_distribution": ["fig6_loss_distribution.png", "fig6_loss_distribution.pdf",
-                                  "fig6_oscillation.csv", "fig6_oscillation.md"],
+    "00_oscillation_theory": [f"fig_oscillation_toy{e}" for e in FIGURE],
+    "01_table1_accuracy": [f"table1{e}" for e in TABLE],
+    "02_table2_components": [f"table2{e}" for e in TABLE],
+    "03_fig4_pareto": [f"fig4_pareto{e}" for e in FIGURE] + [f"fig4_schemes{e}" for e in TABLE],
+    "04_fig5_batch_size": [f"fig5_batch_size{e}" for e in TABLE],
+    "05_fig6_loss_distribution": [f"fig6_loss_distribution{e}" for e in FIGURE] + [f"fig6_oscillation{e}" for e in TABLE],
+    "06_iteration_budget": [f"fig_iteration_budget{e}" for e in FIGURE] + [f"iteration_budget{e}" for e in TABLE],
 }
 
 
@@ -45,6 +51,10 @@ def test_run_all_regenerates_every_figure_at_the_smoke_preset(tmp_path):
         for f in files:
             assert (figures / f).is_file() and (figures / f).stat().st_size > 0, f
     assert sorted((REPO / "figures").iterdir()) == committed  # the committed figures are never touched
+    manifest = json.loads((results / "smoke" / "manifest.json").read_text())
+    assert [n["notebook"] for n in manifest["notebooks"]] == list(EXPECTED)
+    assert manifest["torch"] and manifest["commit"] and all(n["seconds"] > 0 for n in manifest["notebooks"])
+    assert sum(n["computed_runs"] for n in manifest["notebooks"]) == len(list((results / "smoke").glob("*.json"))) - 1
 
 
 @pytest.mark.parametrize("params, message", [
