@@ -1,6 +1,7 @@
 """The oscillation argument in miniature, for notebook 00.
 
-A toy chain of topologically homogeneous inverted-residual blocks (stride 1, expansion 6) whose
+A toy chain of topologically homogeneous inverted-residual blocks (stride 1, expansion 6, on 8 x 8
+maps) whose
 only difference is capacity: 32 ("wide") or 8 ("narrow") output channels. Since every block
 changes width, none has a residual path, so no error is carried around a block: what a block
 cannot fix stays in its output. The paper's argument is
@@ -34,7 +35,7 @@ def toy_model(widths: Sequence[int] = DEFAULT_WIDTHS, expansion: int = 6, seed: 
     if not widths or min(widths) < 1:
         raise ValueError(f"widths must be a non-empty list of channel counts >= 1, got {list(widths)}")
     torch.manual_seed(seed)
-    setting = [[1, 16, 1, 1]] + [[expansion, c, 1, 1] for c in widths]
+    setting = [[1, 16, 1, 2]] + [[expansion, c, 1, 1] for c in widths]  # 8x8 maps after the first block: cheap
     model = MobileNetV2(num_classes=10, inverted_residual_setting=setting)
     # a small head instead of torchvision's fixed 1280 channels: the toy is about the blocks
     model.features[-1] = Conv2dNormActivation(widths[-1], 64, kernel_size=1, activation_layer=nn.ReLU6)
@@ -64,8 +65,8 @@ def capacity_drops(capacities: Sequence[float], ratio: float = 2.0) -> list[int]
 
 
 # iterations per unit and calibration images of the toy's reconstructions per preset
-TOY_PRESETS = {"smoke": dict(iters=30, calib_size=128), "mini": dict(iters=1000, calib_size=1024),
-               "paper": dict(iters=1000, calib_size=1024)}
+TOY_PRESETS = {"smoke": dict(iters=30, calib_size=128), "mini": dict(iters=500, calib_size=512),
+               "paper": dict(iters=500, calib_size=512)}
 
 
 def toy_experiment(preset: str, widths: Sequence[int] = DEFAULT_WIDTHS, bits: tuple[int, int] = (4, 8),
