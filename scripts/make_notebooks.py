@@ -132,8 +132,8 @@ than the unit before it, it cannot absorb the inherited error and its loss jumps
 down again: the loss *oscillates* along depth. The paper proves the oscillation is bounded by the capacity
 difference of adjacent modules (ModCap), and removes it by reconstructing each large capacity-drop pair jointly.
 
-**The toy.** Nine inverted-residual blocks of torchvision's MobileNetV2, same structure and stride, differing
-only in their output width: 32 ("wide") or 8 ("narrow") channels, alternating; the first is torchvision's
+**The toy.** Nine inverted-residual blocks of torchvision's MobileNetV2, same structure and stride 1 (after a
+stride-2 first block), differing only in their output width: 32 ("wide") or 8 ("narrow") channels, alternating; the first is torchvision's
 expansion-1 block. Every block changes width, so none has a residual path. Weights are seeded random, BatchNorm
 statistics are measured on real Fashion-MNIST images (`mrecg.toy`). We compute ModCap by
 hand and with `mrecg`, then reconstruct the toy (W4A8) block by block and with the capacity-drop pairs merged, and
@@ -143,10 +143,12 @@ compare the per-block error curves."""),
     ("md", """## ModCap by hand
 
 The data-free ModCap of a block (`mrecg.modcap`, constants documented there) is the sum over its conv layers of
-*weights x weight bits x stride^gamma*; all strides here are 1. By hand, from the float model's own modules:"""),
+*weights x weight bits x stride^gamma* (gamma = 2); only the first block has a stride (2). By hand, from the float
+model's own modules:"""),
     ("code", """model = toy.toy_model()
 w_bits = 4
-by_hand = [float(sum(m.weight.numel() * w_bits for m in block.modules() if isinstance(m, torch.nn.Conv2d)))
+by_hand = [float(sum(m.weight.numel() * w_bits * m.stride[0] ** 2 for m in block.modules()
+                     if isinstance(m, torch.nn.Conv2d)))
            for block in model.features[1:-1]]
 experiment = toy.toy_experiment(preset, bits=(w_bits, 8), seed=(seeds or [0])[0], data_root=data_root)
 capacity = pd.DataFrame({"width": [16, *toy.DEFAULT_WIDTHS], "ModCap by hand": by_hand,

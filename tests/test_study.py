@@ -4,6 +4,7 @@ import math
 
 import pandas as pd
 import pytest
+import torch
 
 from mrecg import paper, study, toy
 from mrecg.config import EXPANDED, PRESETS
@@ -84,8 +85,8 @@ def test_budget_gains_and_convergence_on_exact_numbers():
 
 def test_toy_capacity_drops_and_by_hand_modcap():
     model = toy.toy_model()
-    by_hand = [float(sum(m.weight.numel() * 4 for m in b.modules() if hasattr(m, "weight") and m.weight is not None
-                         and m.weight.ndim == 4)) for b in model.features[1:-1]]
+    by_hand = [float(sum(m.weight.numel() * 4 * m.stride[0] ** 2 for m in b.modules() if isinstance(m, torch.nn.Conv2d)))
+               for b in model.features[1:-1]]
     from mrecg.modcap import data_free
 
     assert data_free(model, 4).values == by_hand
