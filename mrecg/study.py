@@ -53,20 +53,20 @@ TABLE2_SEEDS = {"smoke": (0,), "mini": (0, 1, 2), "paper": (0, 1, 2)}
 # Fig. 4: random mixed-granularity schemes (as many merges as MRECG makes) per MobileNetV2 width.
 FIG4_SWEEP = {
     "smoke": dict(models=("mobilenetv2_x0.5",), schemes=2),
-    "mini": dict(models=("mobilenetv2_x0.5",), schemes=6),
+    "mini": dict(models=("mobilenetv2_x0.5",), schemes=5),
     "paper": dict(models=("mobilenetv2_x1.0", "mobilenetv2_x0.75", "mobilenetv2_x0.5", "mobilenetv2_x0.35"),
                   schemes=20),
 }
 # Fig. 5: reconstruction batch size, BRECQ W4A4, MobileNetV2 x0.5, same calibration set.
 FIG5_SWEEP = {
     "smoke": dict(batch_sizes=(8, 16), seeds=(0,)),
-    "mini": dict(batch_sizes=(8, 16, 32, 64), seeds=(0, 1, 2)),
+    "mini": dict(batch_sizes=(16, 32, 64), seeds=(0, 1, 2)),
     "paper": dict(batch_sizes=(16, 32, 64, 128, 256), seeds=(0, 1, 2)),
 }
 # Iteration budget (beyond the paper): MRECG's gain over BRECQ at W2A4 against iterations per unit.
 BUDGET_SWEEP = {
     "smoke": dict(models=("mobilenetv2_x0.5",), iters=(10, 20, 40), seeds=(0,)),
-    "mini": dict(models=("mobilenetv2_x0.5", "resnet18"), iters=(250, 500, 1000, 2000), seeds=(0, 1, 2)),
+    "mini": dict(models=("mobilenetv2_x0.5", "resnet18"), iters=(500, 1000, 2000), seeds=(0, 1, 2)),
     "paper": dict(models=("mobilenetv2_x0.5", "resnet18"), iters=(2500, 5000, 10_000, 20_000), seeds=(0, 1, 2)),
 }
 

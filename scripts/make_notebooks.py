@@ -226,7 +226,7 @@ W4A4), MRECG's ModCap-selected scheme is near the top and on the Pareto front of
 **Our setting.** Random schemes draw as many adjacent merges as MRECG makes (7 for MobileNetV2) with a seed each;
 all runs use BRECQ's batch and calibration size, so only the granularity differs. The cost of a scheme is the
 weight count of its largest reconstruction unit (what must be optimised at once). `mrecg.study.FIG4_SWEEP` says
-how many schemes and which widths each preset runs: `mini` samples 6 schemes on x0.5 only and skips the other
+how many schemes and which widths each preset runs: `mini` samples 5 schemes on x0.5 only and skips the other
 widths to stay within the CPU budget; `paper` runs 20 per width."""),
     ("parameters", PARAMETERS),
     ("code", SETUP),
