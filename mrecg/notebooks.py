@@ -29,25 +29,35 @@ def record_keys(results_dir: str | os.PathLike, preset: str) -> set[str]:
     return {p.stem for p in Path(results_dir, preset).glob("*.json") if p.name != MANIFEST}
 
 
-def write_manifest(results_dir: str | os.PathLike, preset: str, notebooks: list[dict]) -> Path:
-    """Record how the results were made: machine, torch, commit, and per notebook its wall time,
-    how many runs it computed and how many it read from the cache (with their compute seconds)."""
+def code_version() -> dict:
+    """The git commit of the package and whether tracked files differ from it."""
+    import subprocess
+
+    here = Path(__file__).parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                cwd=here).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, cwd=here).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown", "uncommitted_changes": None}
+    return {"commit": commit, "uncommitted_changes": dirty}
+
+
+def write_manifest(results_dir: str | os.PathLike, preset: str, notebooks: list[dict],
+                   source: dict | None = None) -> Path:
+    """Record how the results were made: machine, torch, the commit the run started from
+    (``source``, from :func:`code_version`), and per notebook its wall time, how many runs it
+    computed and their compute seconds (the other runs it used came from the cache)."""
     import json
     import platform
-    import subprocess
 
     import torch
 
     from . import __version__
     from .storage import save_json
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                                cwd=Path(__file__).parent).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                    text=True, cwd=Path(__file__).parent).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        commit, dirty = "unknown", None
+    source = source or code_version()
     folder = Path(results_dir, preset)
     for nb in notebooks:
         seconds = [json.loads((folder / f"{k}.json").read_text()).get("seconds", 0.0) for k in nb.pop("computed_keys")]
@@ -55,8 +65,7 @@ def write_manifest(results_dir: str | os.PathLike, preset: str, notebooks: list[
     manifest = {
         "preset": preset,
         "mrecg": __version__,
-        "commit": commit,
-        "uncommitted_changes": dirty,
+        **source,
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
                    f"{platform.processor() or platform.platform()}",
