@@ -65,8 +65,10 @@ class RunSpec:
         return d
 
     def key(self) -> str:
-        """Stable across processes and machines: a hash of the canonical JSON of spec + version."""
-        text = json.dumps({"spec": self.to_dict(), "version": __version__}, sort_keys=True)
+        """Stable across processes and machines: a hash of the canonical JSON of the spec, the
+        configuration it resolves to (so a changed preset never reads a stale record) and the version."""
+        config = asdict(self.config())
+        text = json.dumps({"spec": self.to_dict(), "config": config, "version": __version__}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -6,6 +6,7 @@ Notebooks stay narrative: they pick a sweep here, run it through the cached runn
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -384,6 +385,18 @@ def budget_gains(frame: pd.DataFrame) -> pd.DataFrame:
                                                gain_std=("gain", "std"), seeds=("gain", "count")).reset_index()
     out["brecq_below_best"] = out.groupby("model").brecq.transform("max") - out.brecq
     return out
+
+
+def gain_verdict(gain: float, spread: float, seeds: int) -> str:
+    """How to read a mean gain over ``seeds`` runs whose seed-to-seed spread (std) is ``spread``.
+
+    Only a gain larger than the spread counts as a difference; one seed has no spread to judge by,
+    so it never counts as a win however large the number."""
+    if seeds < 2 or not math.isfinite(spread):
+        return "one seed: no spread to judge it by"
+    if abs(gain) > spread:
+        return f"larger than the seed spread: a real {'gain' if gain > 0 else 'loss'}"
+    return "within the seed spread: not distinguishable from noise"
 
 
 def converged_iters(gains: pd.DataFrame, tolerance: float = 1.0) -> dict[str, int]:

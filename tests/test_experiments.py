@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from mrecg import experiments
+from mrecg import config, experiments
 from mrecg.experiments import RunSpec, load_results, record_path, run
 
 SPEC = RunSpec("resnet18", preset="smoke", method="brecq", w_bits=4, a_bits=4, iters=5)
@@ -33,6 +33,12 @@ def test_spec_hash_is_stable_across_processes():
     assert other == SPEC.key()
     assert RunSpec("resnet18", preset="smoke", iters=6).key() != RunSpec("resnet18", preset="smoke", iters=5).key()
     assert RunSpec("resnet18", scheme=[[0, 1], [2]] + [[b] for b in range(3, 8)]).scheme[0] == (0, 1)
+
+
+def test_changing_a_preset_changes_the_key_so_no_stale_record_is_read(monkeypatch):
+    before = SPEC.key()
+    monkeypatch.setitem(config.PRESETS["smoke"], "w_lr", 5e-3)
+    assert SPEC.config().w_lr == 5e-3 and SPEC.key() != before
 
 
 def test_a_killed_run_leaves_no_partial_record_and_the_rerun_completes(tmp_path):

@@ -83,6 +83,21 @@ def test_budget_gains_and_convergence_on_exact_numbers():
     assert study.converged_iters(gains.reset_index(), tolerance=0.5) == {"m": 1000}
 
 
+def test_gain_verdict_counts_only_gains_beyond_the_seed_spread():
+    assert study.gain_verdict(0.3, 0.2, 3) == "larger than the seed spread: a real gain"
+    assert study.gain_verdict(-0.3, 0.2, 3) == "larger than the seed spread: a real loss"
+    assert study.gain_verdict(0.2, 0.2, 3) == "within the seed spread: not distinguishable from noise"
+    assert study.gain_verdict(5.0, float("nan"), 1) == "one seed: no spread to judge it by"
+    assert study.gain_verdict(5.0, 0.1, 1) == "one seed: no spread to judge it by"
+
+
+def test_mini_preset_scales_the_rounding_lr_with_its_short_budget():
+    from mrecg.config import PTQConfig
+    mini, paper = PTQConfig.preset_config("mini"), PTQConfig.preset_config("paper")
+    assert (mini.iters, mini.w_lr, mini.a_lr) == (1000, 1e-2, 4e-5)
+    assert (paper.iters, paper.w_lr, paper.a_lr) == (20_000, 1e-3, 4e-5)
+
+
 def test_toy_capacity_drops_and_by_hand_modcap():
     model = toy.toy_model()
     by_hand = [float(sum(m.weight.numel() * 4 * m.stride[0] ** 2 for m in b.modules() if isinstance(m, torch.nn.Conv2d)))
