@@ -29,16 +29,21 @@ def record_keys(results_dir: str | os.PathLike, preset: str) -> set[str]:
     return {p.stem for p in Path(results_dir, preset).glob("*.json") if p.name != MANIFEST}
 
 
-def code_version() -> dict:
-    """The git commit of the package and whether tracked files differ from it."""
+# What run_all itself writes: deleting or changing these (to regenerate from an empty cache) is not a code change.
+OUTPUT_DIRS = ("results", "figures")
+
+
+def code_version(repo: str | os.PathLike | None = None) -> dict:
+    """The git commit of the package and whether tracked files other than the outputs differ from it."""
     import subprocess
 
-    here = Path(__file__).parent
+    here = Path(repo) if repo is not None else Path(__file__).parent
+    outputs = [f":(top,exclude){d}" for d in OUTPUT_DIRS]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
                                 cwd=here).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                    text=True, cwd=here).stdout.strip())
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)", *outputs],
+                                    capture_output=True, text=True, check=True, cwd=here).stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "uncommitted_changes": None}
     return {"commit": commit, "uncommitted_changes": dirty}

@@ -70,3 +70,26 @@ def test_bad_parameter_fails_in_the_first_cell_after_the_parameters(tmp_path, pa
     code = [c for c in executed["cells"] if c["cell_type"] == "code"]
     # code cells: the notebook's defaults, papermill's injected parameters, setup (fails), then nothing ran
     assert [c.get("execution_count") is not None for c in code][:4] == [True, True, True, False]
+
+
+def test_code_version_ignores_regenerated_outputs_but_not_code(tmp_path):
+    import subprocess
+
+    from mrecg.notebooks import code_version
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    for name in ("results/mini/a.json", "figures/t.md", "pkg/code.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("1")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert code_version(tmp_path)["uncommitted_changes"] is False
+    (tmp_path / "results/mini/a.json").unlink()
+    (tmp_path / "figures/t.md").write_text("2")
+    assert code_version(tmp_path)["uncommitted_changes"] is False  # emptied cache, regenerated figures
+    (tmp_path / "pkg/code.py").write_text("2")
+    version = code_version(tmp_path)
+    assert version["uncommitted_changes"] is True and len(version["commit"]) == 40
