@@ -1,18 +1,17 @@
-"""Is BRECQ converged? Accuracy of BRECQ W2A4 against iterations per unit and the rounding lr.
+"""Is BRECQ converged? Accuracy of BRECQ against iterations per unit and the two learning rates.
 
-Each run is one mini-preset quantization with ``w_lr`` / ``a_lr`` overridden; rows (model, iters,
-w_lr, a_lr, seed, device, top1, sec) are appended to a JSON-lines file as they finish, so a killed
+Each run is one mini-preset quantization with ``w_lr`` / ``a_lr`` overridden; rows (model, bits,
+iters, w_lr, a_lr, seed, device, top1, sec) are appended to a JSON-lines file as they finish, so a killed
 probe keeps what it measured. This is the evidence behind the mini preset's rounding lr (see
 ``mrecg/config.py``); notebook 06 re-checks convergence on every mini run. Usage:
 
-    python benchmarks/convergence_probe.py --model mobilenetv2_x0.5 --iters 1000 2000 \\
+    python benchmarks/convergence_probe.py --model mobilenetv2_x0.5 --bits 2/4 --iters 1000 2000 \\
         --lr 1e-3:4e-5 1e-2:4e-5 --seeds 0 1 2 --workers 2 --out runs/convergence_probe.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import multiprocessing as mp
 import time
@@ -20,22 +19,19 @@ from itertools import product
 
 
 def run_one(job: tuple) -> dict:
-    model, iters, w_lr, a_lr, seed, device, out = job
+    model, (w_bits, a_bits), iters, w_lr, a_lr, seed, device, out = job
     import torch
 
-    from mrecg import models
-    from mrecg.evaluation import evaluate
-    from mrecg.experiments import RunSpec, datasets
-    from mrecg.ptq import quantize
+    from mrecg.experiments import RunSpec, compute
 
     torch.set_num_threads(1)
-    spec = RunSpec(model, "mini", "brecq", 2, 4, seed, iters=iters, device=device)
-    cfg = dataclasses.replace(spec.config(), w_lr=w_lr, a_lr=a_lr)
-    calib, loader = datasets(spec, cfg)
+    spec = RunSpec(model, "mini", method="brecq", w_bits=w_bits, a_bits=a_bits, seed=seed, iters=iters, w_lr=w_lr,
+                   a_lr=a_lr, device=device)
     start = time.perf_counter()
-    qmodel, _ = quantize(models.load(model, "mini"), calib, cfg, progress=False)
-    row = dict(model=model, iters=iters, w_lr=w_lr, a_lr=a_lr, seed=seed, device=device,
-               top1=round(evaluate(qmodel, loader, device), 2), sec=round(time.perf_counter() - start, 1))
+    record = compute(spec, progress=False)
+    row = dict(model=model, bits=f"{w_bits}/{a_bits}", iters=iters, w_lr=w_lr, a_lr=a_lr, seed=seed, device=device,
+               top1=record["top1"], sec=round(time.perf_counter() - start, 1), cpu=record["machine"]["cpu"],
+               fingerprint=record["code"]["fingerprint"])
     with open(out, "a") as f:
         f.write(json.dumps(row) + "\n")
     print(row, flush=True)
@@ -45,6 +41,7 @@ def run_one(job: tuple) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", default=["mobilenetv2_x0.5"])
+    parser.add_argument("--bits", nargs="+", default=["2/4"], help="W/A bit-widths")
     parser.add_argument("--iters", type=int, nargs="+", default=[1000, 2000])
     parser.add_argument("--lr", nargs="+", default=["1e-3:4e-5", "1e-2:4e-5"], help="W_LR:A_LR pairs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -53,8 +50,9 @@ def main() -> None:
     parser.add_argument("--out", default="runs/convergence_probe.jsonl")
     args = parser.parse_args()
     lrs = [tuple(float(v) for v in pair.split(":")) for pair in args.lr]
-    jobs = [(m, it, w, a, s, args.device, args.out)
-            for m, it, (w, a), s in product(args.model, sorted(args.iters, reverse=True), lrs, args.seeds)]
+    bits = [tuple(int(b) for b in pair.split("/")) for pair in args.bits]
+    jobs = [(m, b, it, w, a, s, args.device, args.out)
+            for m, b, it, (w, a), s in product(args.model, bits, sorted(args.iters, reverse=True), lrs, args.seeds)]
     with mp.get_context("spawn").Pool(args.workers) as pool:
         pool.map(run_one, jobs, chunksize=1)
 

@@ -1,94 +1,96 @@
-"""PTQConfig: every knob of a quantization run, validated, with named presets.
+"""PTQConfig: every knob of a quantization run, declared once, validated, with named presets.
 
-Hyper-parameters of the ``paper`` preset are the released ones (BRECQ/QDrop/MRECG configs, see
-``shared/reference/paper_notes.md``): 20k Adam iterations per unit, batch 32 from 1024
-calibration images, rounding lr 1e-3, activation-step lr 4e-5 with cosine decay, rounding
-regulariser weight 0.01 (ResNets) or 0.1 (MobileNetV2).
+Each field carries its help text; the command line (:mod:`mrecg.cli`) and the experiment specs
+(:mod:`mrecg.experiments`) are derived from these fields, so a knob is added here and nowhere else.
 
-The ``mini`` preset keeps all of these except the iterations (1000 per unit) and therefore the
-rounding lr, which it raises to 1e-2. Why: Adam moves each AdaRound variable by at most about lr per
-step, and turning a rounding decision around takes a move of a few units, so lr x iters bounds what
-reconstruction can change (paper: 1e-3 x 20k = 20). At 1000 iterations and lr 1e-3 BRECQ W2A4 was far
-from converged (MobileNetV2 x0.5: 85.8 % at 1000, 87.0 % at 2000 iterations, 3 seeds); at lr 1e-2 it
-is converged at 1000 (87.45 / 87.48 % at 1000 / 2000), see ``benchmarks/convergence_probe.py`` and
-notebook 06, which checks it on every mini run. The activation-step lr is kept: raising it tenfold did
-not help. ``smoke`` is a pipeline check and keeps the defaults.
+Hyper-parameters of the ``paper`` preset are the released ones (BRECQ/QDrop/MRECG configs): 20k
+Adam iterations per unit, batch 32 from 1024 calibration images, rounding lr 1e-3,
+activation-step lr 4e-5 with cosine decay, rounding regulariser weight 0.01 (ResNets) or 0.1
+(MobileNetV2). MRECG's expanded batch multiplies the calibration images by 4 and the batch by 8
+(ResNet-50: 2 and 4).
+
+The ``mini`` preset keeps these except the iterations (1000 per unit) and the learning rates that
+the budget bounds. Adam moves each variable by at most about lr per step, so lr x iterations
+bounds what reconstruction can change (paper: 1e-3 x 20k for the rounding). The mini preset
+therefore raises the rounding lr to 1e-2 (``benchmarks/convergence_probe.py`` found BRECQ converged
+at 1000 iterations with it, see the README). ``smoke`` is a pipeline check and keeps the defaults.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
-# method -> (granularity, probability of keeping activation quantization during reconstruction)
-METHODS = {
-    "nearest": ("block", 1.0),  # round-to-nearest with the same quantizers, no reconstruction
-    "adaround": ("layer", 1.0),
-    "brecq": ("block", 1.0),
-    "qdrop": ("block", 0.5),
-    "mrecg+brecq": ("block", 1.0),  # MRECG's mixed granularity on top of BRECQ
-    "mrecg+qdrop": ("block", 0.5),  # ... and on top of QDrop
-}
+from . import methods
 
 PRESETS = {
     "smoke": dict(iters=40, batch_size=16, calib_size=128, holdout_size=64, init_size=64, modcap_iters=10),
-    "mini": dict(iters=1000, w_lr=1e-2, batch_size=32, calib_size=1024, holdout_size=256, init_size=256, modcap_iters=200),
+    "mini": dict(iters=1000, w_lr=1e-2, batch_size=32, calib_size=1024, holdout_size=256, init_size=256,
+                 modcap_iters=200),
     "paper": dict(iters=20_000, batch_size=32, calib_size=1024, holdout_size=256, init_size=256, modcap_iters=2000),
 }
-# MRECG's expanded batch: the released code reconstructs from 4096 images with batch 256
-# (ResNet-50: 2048 / 128) where the baselines use 1024 / 32. The CPU presets scale it down.
-EXPANDED = {
-    "smoke": dict(calib_size=256, batch_size=32),
-    "mini": dict(calib_size=2048, batch_size=64),
-    "paper": dict(calib_size=4096, batch_size=256),
-    "paper/resnet50": dict(calib_size=2048, batch_size=128),
-}
+# MRECG's expanded batch as (calibration images, batch) multipliers of the preset's baseline sizes:
+# the released code goes from 1024 / 32 to 4096 / 256, and to 2048 / 128 for ResNet-50.
+EXPANSION = {"default": (4, 8), "resnet50": (2, 4)}
+
+# Fields that do not change a run's numbers (where it runs, how often it logs, the preset's name):
+# left out of a record's key, so that the same computation has one key wherever it ran.
+NOT_IN_KEY = ("device", "cache_device", "trace_every", "preset")
+
+SCHEME_HELP = ("merge scheme: official (the authors' released one), modcap:loss / modcap:params (our ModCap "
+               "top-k selection, data-dependent / data-free), random:SEED, or block groups like [[0],[1,2],...]")
 
 
 class ConfigError(ValueError):
     """An invalid configuration value; the message names the fix."""
 
 
+def knob(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class PTQConfig:
-    """One quantization run. ``keep_prob`` and ``round_lambda`` default from the method and
-    model family; ``scheme`` groups blocks into jointly reconstructed units."""
+    """One quantization run. ``None`` means "the method's (or model family's) default", filled
+    in by :meth:`resolved`."""
 
-    method: str = "brecq"
-    w_bits: int = 4
-    a_bits: int = 4
-    iters: int = 1000
-    batch_size: int = 32
-    calib_size: int = 1024
-    holdout_size: int = 256
-    init_size: int = 256
-    w_lr: float = 1e-3
-    a_lr: float = 4e-5
-    round_lambda: float | None = None
-    warmup: float = 0.2
-    keep_prob: float | None = None
-    scheme: tuple[tuple[int, ...], ...] | str | None = None
-    modcap: str | None = None
-    k: int | None = None
-    modcap_iters: int = 200
-    stride_exponent: float = 2.0
-    seed: int = 0
-    device: str = "cpu"
-    cache_dtype: str = "float32"
-    cache_device: str = "cpu"
-    trace_every: int = 50
-    preset: str = field(default="custom", compare=False)
+    method: str = knob("brecq", "PTQ method (see mrecg.methods)")
+    w_bits: int = knob(4, "weight bits")
+    a_bits: int = knob(4, "activation bits")
+    iters: int = knob(1000, "Adam iterations per reconstruction unit")
+    batch_size: int = knob(32, "reconstruction batch size")
+    calib_size: int = knob(1024, "calibration images")
+    holdout_size: int = knob(256, "held-out images on which per-block errors are measured")
+    init_size: int = knob(256, "images for the activation range search")
+    w_lr: float = knob(1e-3, "Adam lr of the AdaRound variables")
+    a_lr: float = knob(4e-5, "Adam lr of the activation steps (cosine decay)")
+    round_lambda: float | None = knob(None, "weight of the rounding regulariser (default: 0.1 MobileNetV2, 0.01 else)")
+    warmup: float = knob(0.2, "fraction of iterations before the rounding regulariser starts")
+    keep_prob: float | None = knob(None, "QDrop keep probability (default: the method's)")
+    scheme: tuple[tuple[int, ...], ...] | str | None = knob(None, SCHEME_HELP)
+    k: int | None = knob(None, "merged adjacent pairs for modcap/random schemes (default: the official count)")
+    modcap_iters: int = knob(200, "iterations per block of the data-dependent ModCap pass")
+    stride_exponent: float = knob(2.0, "gamma of the data-free ModCap's stride scaling")
+    seed: int = knob(0, "seed of the calibration draw and the reconstruction batches")
+    device: str = knob("cpu", "where to compute: cpu or cuda[:N]")
+    cache_dtype: str = knob("float32", "dtype of the reconstruction caches: float32 or float16")
+    cache_device: str = knob("cpu", "where the reconstruction caches live: cpu, disk or cuda[:N]")
+    trace_every: int = knob(50, "record the loss every this many iterations")
+    preset: str = field(default="custom", compare=False, metadata={"help": "preset name (label only)"})
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if not 2 <= self.w_bits <= 8:
-            raise ConfigError(f"w_bits must be in 2..8, got {self.w_bits}")
-        if not 2 <= self.a_bits <= 8:
-            raise ConfigError(f"a_bits must be in 2..8, got {self.a_bits}")
-        for name in ("iters", "batch_size", "calib_size", "init_size", "trace_every"):
+        method = methods.get(self.method) if self.method in methods.METHODS else None
+        if method is None:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(methods.METHODS)}")
+        for name in ("w_bits", "a_bits"):
+            if not 2 <= getattr(self, name) <= 8:
+                raise ConfigError(f"{name} must be in 2..8, got {getattr(self, name)}")
+        for name in ("iters", "batch_size", "calib_size", "init_size", "trace_every", "modcap_iters"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be in 0..2^63-1, got {self.seed}")
         if self.holdout_size < 0:
             raise ConfigError(f"holdout_size must be >= 0, got {self.holdout_size}")
         if self.calib_size < self.batch_size:
@@ -102,57 +104,83 @@ class PTQConfig:
             raise ConfigError("w_lr must be > 0, a_lr >= 0 and warmup in [0, 1)")
         if self.round_lambda is not None and self.round_lambda < 0:
             raise ConfigError(f"round_lambda must be >= 0, got {self.round_lambda}")
-        if not (self.cache_device in ("cpu", "disk") or self.cache_device.startswith("cuda")):
-            raise ConfigError(f"cache_device must be 'cpu', 'disk' or a cuda device, got {self.cache_device!r}")
+        for name in ("device", "cache_device"):
+            value = getattr(self, name)
+            allowed = ("cpu", "disk") if name == "cache_device" else ("cpu",)
+            if value not in allowed and not re.fullmatch(r"cuda(:\d+)?", value):
+                raise ConfigError(f"{name} must be {' or '.join(repr(a) for a in allowed)} or cuda[:N], got {value!r}")
         if self.cache_dtype not in ("float32", "float16"):
             raise ConfigError(f"cache_dtype must be 'float32' or 'float16', got {self.cache_dtype!r}")
         if isinstance(self.scheme, str):
-            if self.scheme != "official" and not re.fullmatch(r"random:\d+", self.scheme):
-                raise ConfigError(f"scheme {self.scheme!r} must be 'official', 'random:SEED' or a list of block groups")
+            if self.scheme not in ("official", "modcap:loss", "modcap:params") and not re.fullmatch(r"random:\d+", self.scheme):
+                raise ConfigError(f"scheme {self.scheme!r} must be official, modcap:loss, modcap:params, random:SEED "
+                                  "or a list of block groups")
         elif self.scheme is not None:
             object.__setattr__(self, "scheme", tuple(tuple(g) for g in self.scheme))
-        mrecg = self.method.startswith("mrecg")
-        if mrecg and self.modcap is None:
-            object.__setattr__(self, "modcap", "loss")
-        if self.modcap is not None and self.modcap not in ("loss", "params"):
-            raise ConfigError(f"unknown ModCap kind {self.modcap!r}; choose 'loss' (data-dependent) or 'params' (data-free)")
-        if (self.modcap is not None and not mrecg) or (self.k is not None and not mrecg):
-            raise ConfigError(f"modcap and k select MRECG's merges: use them with mrecg+brecq or mrecg+qdrop, not {self.method}")
+        if self.scheme is not None and method.granularity != "block":
+            raise ConfigError(f"a merge scheme groups blocks: {self.method} reconstructs layer by layer")
         if self.k is not None and self.k < 0:
             raise ConfigError(f"k must be >= 0, got {self.k}")
-        if self.modcap_iters <= 0:
-            raise ConfigError(f"modcap_iters must be > 0, got {self.modcap_iters}")
+        selection = self.scheme if self.scheme is not None else method.selection
+        if self.k is not None and not (isinstance(selection, str) and selection != "official"):
+            raise ConfigError(f"k counts the merges of a modcap:* or random:* scheme; {self.method} with scheme "
+                              f"{selection!r} has none to count")
 
     @classmethod
     def preset_config(cls, preset: str, model: str | None = None, **overrides) -> "PTQConfig":
         """The named preset (``smoke``, ``mini``, ``paper``) with ``overrides`` applied.
 
-        MRECG methods get the preset's expanded calibration and batch sizes (``EXPANDED``);
-        ``model`` picks ResNet-50's smaller expansion at the paper preset.
+        Methods with the expanded batch get the preset's sizes times :data:`EXPANSION` (``model``
+        picks ResNet-50's smaller factors) unless ``overrides`` set them.
         """
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
         values = dict(PRESETS[preset])
-        if str(overrides.get("method", "")).startswith("mrecg"):
-            values.update(EXPANDED.get(f"{preset}/{model}", EXPANDED[preset]))
+        method = overrides.get("method", cls.method)
+        if method in methods.METHODS and methods.get(method).expanded_batch:
+            values.update(expanded_sizes(preset, model))
         return cls(**{**values, **overrides, "preset": preset})
 
     @property
+    def recipe(self) -> methods.Method:
+        return methods.get(self.method)
+
+    @property
     def granularity(self) -> str:
-        return METHODS[self.method][0]
+        return self.recipe.granularity
 
     @property
     def optimizes(self) -> bool:
-        return self.method != "nearest"
+        return self.recipe.reconstructs
 
     def keep(self) -> float:
-        return self.keep_prob if self.keep_prob is not None else METHODS[self.method][1]
+        return self.keep_prob if self.keep_prob is not None else self.recipe.keep_prob
 
     def lambda_for(self, family: str) -> float:
         """0.1 for MobileNetV2, 0.01 otherwise (the released configs), unless set."""
         if self.round_lambda is not None:
             return self.round_lambda
         return 0.1 if family.startswith("mobilenetv2") else 0.01
+
+    def selection(self) -> tuple[tuple[int, ...], ...] | str | None:
+        """The scheme asked for, or the method's default selection."""
+        return self.scheme if self.scheme is not None else self.recipe.selection
+
+    def resolved(self, family: str, default_k: int) -> "PTQConfig":
+        """Every default filled in and every knob that cannot matter cleared, so that two configs
+        that compute the same thing are equal (and so are their record keys). ``family`` is the
+        model family (``resnet18``, ``resnet50``, ``mobilenetv2``), ``default_k`` its official merge count."""
+        scheme = self.selection()
+        selects = isinstance(scheme, str) and scheme != "official"
+        return replace(
+            self,
+            keep_prob=self.keep(),
+            round_lambda=self.lambda_for(family),
+            scheme=scheme,
+            k=(self.k if self.k is not None else default_k) if selects else None,
+            modcap_iters=self.modcap_iters if scheme == "modcap:loss" else PTQConfig.modcap_iters,
+            stride_exponent=self.stride_exponent if scheme == "modcap:params" else PTQConfig.stride_exponent,
+        )
 
     def with_(self, **changes) -> "PTQConfig":
         return replace(self, **changes)
@@ -162,3 +190,19 @@ class PTQConfig:
         if self.scheme is not None and not isinstance(self.scheme, str):
             d["scheme"] = [list(g) for g in self.scheme]
         return d
+
+    def key_dict(self) -> dict:
+        """The fields that determine the numbers (see :data:`NOT_IN_KEY`)."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_IN_KEY}
+
+
+def expanded_sizes(preset: str, model: str | None = None) -> dict:
+    """MRECG's expanded calibration set and batch for ``preset`` (and ``model``)."""
+    images, batch = EXPANSION.get(model or "", EXPANSION["default"])
+    base = PRESETS[preset]
+    return dict(calib_size=base["calib_size"] * images, batch_size=base["batch_size"] * batch)
+
+
+def knobs() -> list:
+    """The configurable fields, in declaration order (for the CLI and the specs)."""
+    return [f for f in fields(PTQConfig) if f.name != "preset"]

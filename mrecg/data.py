@@ -1,10 +1,9 @@
 """Datasets and the calibration sampler.
 
-Three sources, one shape of answer (a dataset of ``(image, label)`` pairs):
+Two sources, one shape of answer (a dataset of ``(image, label)`` pairs):
 
 * ``fashion_mnist`` -- the embedded default. Debian's ``dataset-fashion-mnist`` ships the
   original IDX files, so the ``mini`` preset runs on real images with no network.
-* ``cifar10`` -- through torchvision (downloads where the user has internet).
 * ``imagenet`` -- an ImageFolder root with ``train/`` and ``val/``, as the paper used.
 
 Fashion-MNIST is kept in memory as one tensor (60k x 1 x 32 x 32 floats, 245 MB) and served by
@@ -56,17 +55,19 @@ class DataError(RuntimeError):
 def fashion_mnist_dirs(root: str | os.PathLike | None = None) -> list[Path]:
     """Folders searched for the IDX files, most specific first.
 
-    An explicit ``root`` wins, then ``$MRECG_DATA``, then ``./data``, then Debian's system
-    folder. Each base is also searched in the sub-folders torchvision and Debian use.
+    An explicit ``root`` is the only place looked in (a wrong path must not silently read another
+    copy); otherwise ``$MRECG_DATA``, then ``./data``, then Debian's system folder. Each base is
+    also searched in the sub-folders torchvision and Debian use.
     """
-    bases = [Path(root)] if root is not None else []
-    if os.environ.get("MRECG_DATA"):
-        bases.append(Path(os.environ["MRECG_DATA"]))
-    bases.append(Path("data"))
+    if root is not None:
+        bases = [Path(root)]
+    else:
+        bases = ([Path(os.environ["MRECG_DATA"])] if os.environ.get("MRECG_DATA") else []) + [Path("data")]
     dirs: list[Path] = []
     for base in bases:
         dirs += [base, base / "fashion-mnist", base / "FashionMNIST" / "raw"]
-    dirs.append(SYSTEM_FASHION_MNIST)
+    if root is None:
+        dirs.append(SYSTEM_FASHION_MNIST)
     return dirs
 
 
@@ -81,11 +82,22 @@ def find_fashion_mnist(root: str | os.PathLike | None = None) -> Path | None:
 
 def download_fashion_mnist(root: str | os.PathLike = "data") -> Path:
     """Download through torchvision into ``root`` and return the folder holding the IDX files."""
+    import shutil
+
     from torchvision.datasets import FashionMNIST
 
-    for train in (True, False):
-        FashionMNIST(str(root), train=train, download=True)
-    return Path(root) / "FashionMNIST" / "raw"
+    target = Path(root) / "FashionMNIST"
+    existed = target.exists()
+    try:
+        for train in (True, False):
+            FashionMNIST(str(root), train=train, download=True)
+    except (OSError, RuntimeError) as e:  # no network, a refused mirror, a full disk
+        if not existed:
+            shutil.rmtree(target, ignore_errors=True)  # leave no empty folders behind
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"could not download Fashion-MNIST ({reason}); install dataset-fashion-mnist or copy the "
+                        f"four IDX .gz files into {root}") from None
+    return target / "raw"
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -111,7 +123,7 @@ def load_fashion_mnist_arrays(
     folder = find_fashion_mnist(root)
     if folder is None:
         if not download:
-            where = ", ".join(str(d) for d in fashion_mnist_dirs(root)[::3] + [SYSTEM_FASHION_MNIST])
+            where = ", ".join(str(d) for d in fashion_mnist_dirs(root)[::3])
             raise DataError(MISSING_FASHION_MNIST.format(where=where))
         folder = download_fashion_mnist(root or os.environ.get("MRECG_DATA", "data"))
     image_file, label_file, expected = FASHION_MNIST_FILES[split]
@@ -197,24 +209,6 @@ class TensorLoader:
                 mirror = torch.rand(len(idx), generator=gen) < 0.5
                 x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
             yield x, y
-
-
-# ----------------------------------------------------------------------------- CIFAR-10
-
-
-def cifar10(split: str = "train", root: str | os.PathLike = "data", download: bool = False) -> Dataset:
-    """CIFAR-10 through torchvision, normalised, 3 x 32 x 32 (for models built with in_channels=3)."""
-    from torchvision import datasets, transforms
-
-    if split not in ("train", "test"):
-        raise DataError(f"unknown CIFAR-10 split {split!r}; use 'train' or 'test'")
-    tf = transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))]
-    )
-    try:
-        return datasets.CIFAR10(str(root), train=split == "train", transform=tf, download=download)
-    except RuntimeError as e:  # torchvision's "Dataset not found or corrupted"
-        raise DataError(f"CIFAR-10 not found under {root}; pass download=True ({e})") from None
 
 
 # ----------------------------------------------------------------------------- ImageNet

@@ -1,79 +1,184 @@
-"""Cached experiment runs: one frozen spec in, one stored record out.
+"""Cached experiment runs: one spec in, one stored record out.
 
-``run(spec)`` quantizes and evaluates a model as ``spec`` says, and stores the record as JSON
-under ``results_dir/<preset>/<key>.json``, where ``key`` is a stable hash of the spec and the
-package version. A second call returns the stored record without recomputing; writes are atomic
-(temporary file + rename), so a killed run leaves no partial record and the rerun simply
-starts that run again. ``load_results`` gathers every record into one tidy DataFrame.
+``run(spec)`` quantizes and evaluates a model as ``spec`` says and stores the record as JSON under
+``results_dir/<preset>/<key>.json``. The key hashes what determines the numbers, once: the model,
+its weights, the dataset and the *resolved* configuration (every default filled in, knobs that
+cannot matter cleared, where it ran left out), so a spec that spells out a default shares its
+key with one that does not. A second call returns the stored record; writes are atomic, so a
+killed run leaves no partial record and the rerun starts that run again.
+
+Each record says what computed it: the code fingerprint (:func:`code_fingerprint`, a hash of the
+package's numerical sources), the CPU model, the thread count, torch and the device. A record
+whose fingerprint differs from the current code is *stale*: it is still read (and reported as
+such by ``mrecg reproduce``), and recomputed only when asked (``recompute_stale=True``), so
+that an edit never silently recomputes hours of work nor silently mixes old numbers with new.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import platform
+import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
+import warnings
+from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from . import __version__, data, models
-from .config import PTQConfig
+from . import __version__, data, models, paths, selection
+from .config import ConfigError, PTQConfig, knobs
 from .evaluation import evaluate
 from .storage import save_json
 
+PACKAGE = Path(__file__).parent
+# The sources whose code determines a record's numbers (presentation, CLI and drivers are left out).
+NUMERICAL_SOURCES = ("adaround", "blocks", "cache", "config", "data", "evaluation", "experiments", "layers",
+                     "methods", "modcap", "models", "ptq", "quantizer", "reconstruct", "schemes", "selection", "toy",
+                     "units")
+KNOBS = {f.name for f in knobs()}
 
-@dataclass(frozen=True)
+
+class ExperimentError(ValueError):
+    """A bad spec or an unusable results folder; one line that names the fix."""
+
+
+def _source_without_docstrings(path: Path) -> str:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the numerical sources (comments and docstrings ignored) and of the mini checkpoints'
+    manifest: equal fingerprints mean the same code computed the numbers."""
+    h = hashlib.sha256()
+    for name in NUMERICAL_SOURCES:
+        h.update(name.encode() + _source_without_docstrings(PACKAGE / f"{name}.py").encode())
+    if models.MANIFEST.is_file():
+        h.update(models.MANIFEST.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@lru_cache(maxsize=None)
+def _file_digest(path: str, mtime: float, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def weights_identity(weights: str | None) -> str | None:
+    """A weights file by its content (so the same file under another path shares keys), a
+    torchvision weights name by its name, the committed mini checkpoint as None."""
+    if weights is None or not Path(weights).is_file():
+        return weights
+    st = Path(weights).stat()
+    return "sha256:" + _file_digest(str(Path(weights).resolve()), st.st_mtime, st.st_size)
+
+
 class RunSpec:
-    """Everything that determines a result. ``None`` sizes take the preset's values."""
+    """A run: the model, the preset, where its weights and data come from, and overrides of the
+    preset's :class:`~mrecg.config.PTQConfig` (any of its fields, e.g. ``method="qdrop"``,
+    ``w_bits=2``, ``seed=1``). Validated on construction, so a sweep fails before its first run."""
 
-    model: str
-    preset: str = "mini"
-    method: str = "brecq"
-    w_bits: int = 4
-    a_bits: int = 4
-    seed: int = 0
-    iters: int | None = None
-    batch_size: int | None = None
-    calib_size: int | None = None
-    scheme: str | tuple[tuple[int, ...], ...] | None = None
-    modcap: str | None = None
-    k: int | None = None
-    weights: str | None = None
-    data_root: str | None = None
-    device: str = "cpu"
+    __slots__ = ("model", "preset", "weights", "data_root", "overrides")
 
-    def __post_init__(self):
-        models.check_name(self.model)
-        if isinstance(self.scheme, list):
-            object.__setattr__(self, "scheme", tuple(tuple(g) for g in self.scheme))
+    def __init__(self, model: str, preset: str = "mini", *, weights: str | None = None,
+                 data_root: str | None = None, **overrides: Any):
+        unknown = sorted(set(overrides) - KNOBS)
+        if unknown:
+            raise ExperimentError(f"unknown setting {unknown[0]!r}; settings are {', '.join(sorted(KNOBS))}")
+        models.check_name(model)
+        if isinstance(overrides.get("scheme"), list):
+            overrides["scheme"] = tuple(tuple(g) for g in overrides["scheme"])
+        for name, value in (("model", model), ("preset", preset), ("weights", weights), ("data_root", data_root),
+                            ("overrides", tuple(sorted(overrides.items())))):
+            object.__setattr__(self, name, value)
         self.config()  # validate now, not halfway through a sweep
 
+    def __setattr__(self, name, value):
+        raise AttributeError("RunSpec is immutable")
+
+    def __reduce__(self):  # pickled by value (worker processes)
+        return RunSpec.from_dict, (self.to_dict(),)
+
+    def __getattr__(self, name: str) -> Any:
+        """Configuration fields read through: ``spec.method``, ``spec.seed`` (resolved values)."""
+        if name in KNOBS:
+            return getattr(self.resolved(), name)
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.overrides)
+        return f"RunSpec({self.model!r}, {self.preset!r}{extra})"
+
+    def __eq__(self, other) -> bool:
+        """Equal when they compute the same thing (however the overrides are spelled)."""
+        return isinstance(other, RunSpec) and self.preset == other.preset and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def with_(self, **overrides: Any) -> "RunSpec":
+        return RunSpec(self.model, self.preset, weights=self.weights, data_root=self.data_root,
+                       **{**dict(self.overrides), **overrides})
+
     def config(self) -> PTQConfig:
-        optional = {"iters": self.iters, "batch_size": self.batch_size, "calib_size": self.calib_size,
-                    "scheme": self.scheme, "modcap": self.modcap, "k": self.k}
-        return PTQConfig.preset_config(
-            self.preset, model=self.model, method=self.method, w_bits=self.w_bits, a_bits=self.a_bits,
-            seed=self.seed, device=self.device, **{k: v for k, v in optional.items() if v is not None},
-        )
+        """The preset's configuration with the overrides (defaults not yet resolved)."""
+        return PTQConfig.preset_config(self.preset, model=self.model, **dict(self.overrides))
+
+    def resolved(self) -> PTQConfig:
+        return selection.resolve_config(self.config(), selection.family_of(self.model))
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        if self.scheme is not None and not isinstance(self.scheme, str):
-            d["scheme"] = [list(g) for g in self.scheme]
-        return d
+        overrides = {k: ([list(g) for g in v] if k == "scheme" and isinstance(v, tuple) else v)
+                     for k, v in self.overrides}
+        return {"model": self.model, "preset": self.preset, "weights": self.weights, "data_root": self.data_root,
+                "overrides": overrides}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSpec":
+        return cls(d["model"], d["preset"], weights=d.get("weights"), data_root=d.get("data_root"), **d["overrides"])
 
     def key(self) -> str:
-        """Stable across processes and machines: a hash of the canonical JSON of the spec, the
-        configuration it resolves to (so a changed preset never reads a stale record) and the version."""
-        config = asdict(self.config())
-        text = json.dumps({"spec": self.to_dict(), "config": config, "version": __version__}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Stable across processes and machines: what determines the numbers, hashed once."""
+        what = {"model": self.model, "weights": weights_identity(self.weights),
+                "data": "imagenet" if self.preset == "paper" else "fashion-mnist", "config": self.resolved().key_dict()}
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+    def modcap_pass(self) -> "RunSpec | None":
+        """The block-wise pass that the data-dependent ModCap of this run needs (cached like a run)."""
+        cfg = self.resolved()
+        if cfg.scheme != "modcap:loss":
+            return None
+        base = selection.modcap_pass_config(cfg)
+        return RunSpec(self.model, self.preset, weights=self.weights, data_root=self.data_root,
+                       **{k: v for k, v in base.to_dict().items() if k in KNOBS})
 
 
-def record_path(spec: RunSpec, results_dir: str | Path) -> Path:
-    return Path(results_dir) / spec.preset / f"{spec.key()}.json"
+def record_path(spec: RunSpec, results_dir: str | Path | None = None) -> Path:
+    return paths.results_dir(results_dir) / spec.preset / f"{spec.key()}.json"
 
 
 def datasets(spec: RunSpec, cfg: PTQConfig):
@@ -90,65 +195,142 @@ def datasets(spec: RunSpec, cfg: PTQConfig):
     return calib, loader
 
 
-def compute(spec: RunSpec, progress: bool = True) -> dict:
-    """Quantize and evaluate (no caching): the record of one run."""
+def machine(device: str) -> dict:
+    return {"cpu": cpu_model(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "device": torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "cpu",
+            "platform": platform.platform()}
+
+
+def compute(spec: RunSpec, progress: bool = True, results_dir: str | Path | None = None) -> dict:
+    """Quantize and evaluate (this run is not cached): the record of one run. With ``results_dir``,
+    the data-dependent ModCap pass it needs is read from (or stored in) the cache."""
     from .ptq import quantize
 
     cfg = spec.config()
-    model = models.load(spec.model, "paper" if spec.preset == "paper" else "mini", spec.weights)
+    model = models.load(spec.model, models.variant(spec.preset), spec.weights)
     calib, loader = datasets(spec, cfg)
     manifest = models.mini_manifest().get(spec.model) if spec.preset != "paper" and not spec.weights else None
-    fp_top1 = manifest["fp_top1"] if manifest else round(evaluate(model, loader, spec.device), 2)
+    fp_top1 = manifest["fp_top1"] if manifest else round(evaluate(model, loader, cfg.device), 2)
     start = time.perf_counter()
+
+    def pass_losses(_: PTQConfig) -> list[float]:
+        record = run(spec.modcap_pass(), results_dir, progress=progress)
+        return [u["loss"] for u in record["units"] if u["blocks"]]
+
+    cfg, chosen = selection.select(model, calib, cfg, progress, losses=pass_losses if results_dir is not None else None)
     qmodel, report = quantize(model, calib, cfg, progress=progress)
-    top1 = evaluate(qmodel, loader, spec.device)
+    top1 = evaluate(qmodel, loader, cfg.device)
     record = {
         "key": spec.key(),
         "spec": spec.to_dict(),
-        "config": report.config,
+        "config": spec.resolved().to_dict(),
         "top1": round(top1, 2),
         "fp_top1": fp_top1,
         "seconds": round(time.perf_counter() - start, 2),
         "scheme": report.scheme,
-        "scheme_source": report.scheme_source,
-        "modcap": report.modcap,
+        "scheme_source": chosen.source,
+        "modcap": chosen.modcap,
         "units": [asdict(u) for u in report.units],
         "errors": [asdict(e) for e in report.errors],
-        "version": __version__,
-        "torch": torch.__version__,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "code": {"fingerprint": code_fingerprint(), "version": __version__},
+        "machine": machine(cfg.device),
     }
     return json.loads(json.dumps(record))  # exactly what a cache hit will read back
 
 
-def run(spec: RunSpec, results_dir: str | Path = "results", force: bool = False, progress: bool = True) -> dict:
-    """The record of ``spec``: read from ``results_dir`` if stored (unless ``force``), else
-    computed and stored atomically."""
+def read_record(path: Path) -> dict | None:
+    """A stored record, or None (with a warning naming the file) when it is unreadable."""
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict) or "top1" not in record:
+            raise ValueError("not a run record")
+        return record
+    except (OSError, ValueError) as e:
+        warnings.warn(f"skipping unreadable record {path}: {str(e).splitlines()[0]}", stacklevel=2)
+        return None
+
+
+def is_stale(record: dict) -> bool:
+    """Whether other code computed ``record`` (records from before fingerprints count as other code)."""
+    return (record.get("code") or {}).get("fingerprint") != code_fingerprint()
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before computing, not after, when a record could not be stored."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExperimentError(f"cannot create the results folder {folder}: {e.strerror}; pass another results_dir") \
+            from None
+    try:  # a real write: permissions, read-only mounts and full disks all show here
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        raise ExperimentError(f"the results folder {folder} is not writable; pass another results_dir") from None
+
+
+def run(spec: RunSpec, results_dir: str | Path | None = None, force: bool = False, progress: bool = True,
+        recompute_stale: bool = False) -> dict:
+    """The record of ``spec``: read from ``results_dir`` (default: the repository's ``results/``) if
+    stored (unless ``force``, or it is stale and ``recompute_stale``), else computed and stored atomically. An unreadable stored
+    record is reported and recomputed."""
     path = record_path(spec, results_dir)
     if path.is_file() and not force:
-        return json.loads(path.read_text())
-    record = compute(spec, progress)
+        record = read_record(path)
+        if record is not None and not (recompute_stale and is_stale(record)):
+            return record
+    check_writable(path.parent)
+    record = compute(spec, progress, path.parent.parent)
     save_json(record, path)
     return record
 
 
-def load_records(results_dir: str | Path = "results", preset: str | None = None) -> list[dict]:
-    folder = Path(results_dir)
+def stored(spec: RunSpec, results_dir: str | Path, recompute_stale: bool = False) -> bool:
+    """Whether ``run(spec)`` would read a record rather than compute one."""
+    path = record_path(spec, results_dir)
+    if not path.is_file():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        record = read_record(path)
+    return record is not None and not (recompute_stale and is_stale(record))
+
+
+def load_records(results_dir: str | Path | None = None, preset: str | None = None) -> list[dict]:
+    """Every readable record (unreadable ones are skipped with a warning naming the file)."""
+    folder = paths.results_dir(results_dir)
     pattern = f"{preset}/*.json" if preset else "*/*.json"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob(pattern)) if p.name != "manifest.json"]
+    records = [read_record(p) for p in sorted(folder.glob(pattern)) if p.name != "manifest.json"]
+    return [r for r in records if r is not None]
 
 
-def load_results(results_dir: str | Path = "results", preset: str | None = None):
-    """One row per run (spec columns + top1, fp_top1, seconds, scheme, ...); the per-unit and
-    per-block details stay in the ``units`` and ``errors`` columns as lists of dicts."""
+def load_results(results_dir: str | Path | None = None, preset: str | None = None):
+    """One row per run: model, preset, the resolved configuration, top1, fp_top1, seconds, scheme,
+    ...; the per-unit and per-block details stay in the ``units`` and ``errors`` columns."""
     import pandas as pd
 
     rows = []
     for r in load_records(results_dir, preset):
-        spec = {f.name: r["spec"].get(f.name) for f in fields(RunSpec)}  # columns in RunSpec's order
-        row = {**spec, **{k: r[k] for k in ("key", "top1", "fp_top1", "seconds", "scheme_source", "version")}}
+        config = {f.name: r["config"].get(f.name) for f in knobs()}
+        row = {"model": r["spec"]["model"], "preset": r["spec"]["preset"], **config,
+               **{k: r[k] for k in ("key", "top1", "fp_top1", "seconds", "scheme_source")}}
         row["scheme"] = json.dumps(r["scheme"])
         row["merges"] = sum(len(g) - 1 for g in r["scheme"])
+        row["fingerprint"] = (r.get("code") or {}).get("fingerprint")
+        row["stale"] = is_stale(r)
         row["units"], row["errors"] = r["units"], r["errors"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def overrides_of(config: dict, preset: str, model: str) -> dict:
+    """The overrides that turn ``preset``'s configuration into ``config`` (a stored record's)."""
+    base = PTQConfig.preset_config(preset, model=model, method=config["method"]).to_dict()
+    out = {k: v for k, v in config.items() if k in KNOBS and base.get(k) != v}
+    if isinstance(out.get("scheme"), list):
+        out["scheme"] = tuple(tuple(g) for g in out["scheme"])
+    return out
+
+
+__all__ = ["ConfigError", "ExperimentError", "RunSpec", "code_fingerprint", "compute", "is_stale", "load_records",
+           "load_results", "record_path", "run"]

@@ -20,8 +20,8 @@ curves of Fig. 6.
 (:attr:`ModCap.scores`). We orient them as *capacity rises* from block i to block i + 1:
 ``cap(i+1) - cap(i)`` for the data-free ModCap, and ``loss(i) - loss(i+1)`` for the
 data-dependent one (a loss is an inverse capacity: the later block absorbs the error the
-earlier one could not). On the paper's own BRECQ loss curve (Fig. 6, values in
-``shared/reference/paper_notes.md``) the top-5 oriented differences are exactly the five
+earlier one could not). On the paper's own BRECQ loss curve (Fig. 6, the
+values read off the figure in ``mrecg/resources/paper/paper_notes.md``) the top-5 oriented differences are exactly the five
 stage-boundary pairs the paper's data-free MRECG merges; absolute differences would pick
 (1, 2), (11, 12) and (14, 15) in place of (2, 3), (5, 6) and (9, 10).
 """
@@ -31,11 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import torch
 from torch import nn
 
 from .blocks import BLOCKS, QuantBlock, quantize_block
-from .config import PTQConfig
 from .layers import QuantLayer
 from .units import build_chain
 
@@ -108,37 +106,17 @@ def data_free(model_or_blocks: nn.Module | Sequence[nn.Module], w_bits: int, str
     return ModCap("params", names, values, comparable_pairs(blocks))
 
 
-def data_dependent(model: nn.Module, calib: torch.Tensor, cfg: PTQConfig, iters: int, progress: bool = False) -> ModCap:
-    """Data-dependent ModCap: per-block reconstruction loss after a short block-wise pass of the
-    baseline (``cfg``'s keep-probability, no merges, ``iters`` iterations per block)."""
-    from .ptq import quantize
-
-    base = cfg.with_(method="qdrop" if cfg.keep() < 1 else "brecq", scheme=None, iters=iters, modcap=None, k=None)
-    _, report = quantize(model, calib, base, progress=progress)
-    losses = [u.loss for u in report.units if u.blocks]
+def data_dependent(model: nn.Module, block_losses: Sequence[float]) -> ModCap:
+    """Data-dependent ModCap from the per-block reconstruction losses of a short block-wise pass of
+    the baseline (run by :func:`mrecg.selection.modcap_pass`)."""
     names, blocks = _quant_blocks(model)
-    return ModCap("loss", names, losses, comparable_pairs(blocks))
+    if len(block_losses) != len(blocks):
+        raise ValueError(f"{len(block_losses)} block losses for a model of {len(blocks)} blocks")
+    return ModCap("loss", names, list(block_losses), comparable_pairs(blocks))
 
 
-@torch.no_grad()
-def block_sizes(model: nn.Module, what: str = "params", sample: torch.Tensor | None = None) -> list[float]:
-    """Per-block sizes for the budgeted selection: ``"params"`` (weight count) or
-    ``"activations"`` (elements of every tensor a block computes for one ``sample`` image --
-    what a merged unit must keep for its backward pass)."""
+def block_sizes(model: nn.Module) -> list[float]:
+    """Weight count of every block: the model-size cost of merging it (Fig. 4)."""
     chain = build_chain(model)
-    blocks = [chain.elements[i] for i in chain.block_elements]
-    if what == "params":
-        return [float(sum(m.weight.numel() for m in b.modules() if isinstance(m, QuantLayer))) for b in blocks]
-    if what != "activations":
-        raise ValueError(f"unknown size {what!r}; choose 'params' or 'activations'")
-    if sample is None:
-        raise ValueError("activation sizes need a sample input (one image, with its batch dimension)")
-    counts = {id(b): 0 for b in blocks}
-    hooks = [m.register_forward_hook(lambda m, i, o, b=b: counts.__setitem__(id(b), counts[id(b)] + o.numel()))
-             for b in blocks for m in b.modules() if isinstance(m, QuantLayer)]
-    try:
-        chain(sample)
-    finally:
-        for h in hooks:
-            h.remove()
-    return [float(counts[id(b)]) for b in blocks]
+    return [float(sum(m.weight.numel() for m in chain.elements[i].modules() if isinstance(m, QuantLayer)))
+            for i in chain.block_elements]

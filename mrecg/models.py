@@ -7,8 +7,7 @@
   torchvision's own block classes with torchvision's stride pattern, so every block, stage
   boundary and merge scheme of the paper exists unit for unit. They see 32 x 32 inputs
   (Fashion-MNIST zero-padded), which the five stride-2 stages halve down to 1 x 1. ResNets use a
-  reduced base width of 32 (the paper variant's 64 costs ~3x more per step for no gain on this
-  data; ResNet-50 at 16 stayed below its 92 % target).
+  reduced base width of 32 (README, "Mini models", says why).
   Trained checkpoints for all six ship in ``mrecg/checkpoints/mini`` and load by name.
 """
 
@@ -33,9 +32,8 @@ NAMES = (
     "mobilenetv2_x0.35",
 )
 PRESETS = ("mini", "paper")
-# Base width of the mini ResNets (torchvision's is 64); chosen by measured step cost and accuracy,
-# see README. ResNet-50 at 16 (108 ms/step on 2 CPU threads) reached only 91.34 %; at 32 it costs
-# 249 ms/step on the CPU, so its checkpoint is trained on a GPU.
+# Base width of the mini ResNets (torchvision's is 64), chosen by measured step cost and accuracy (README,
+# "Mini models").
 MINI_RESNET_BASE_WIDTH = {"resnet18": 32, "resnet50": 32}
 RESNET_LAYOUT = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet50": (Bottleneck, (3, 4, 6, 3))}
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints" / "mini"
@@ -51,6 +49,11 @@ def check_name(name: str, preset: str | None = None) -> None:
         raise ModelError(f"unknown model {name!r}; choose one of {', '.join(NAMES)}")
     if preset is not None and preset not in PRESETS:
         raise ModelError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESETS)}")
+
+
+def variant(preset: str) -> str:
+    """The model variant a PTQ preset quantizes: ``paper`` (ImageNet) or ``mini`` (smoke and mini)."""
+    return "paper" if preset == "paper" else "mini"
 
 
 def width_mult(name: str) -> float:
@@ -144,9 +147,10 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise ModelError(f"checkpoint {path} does not exist")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line answer
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"cannot read checkpoint {path}: {first}") from None
+    except Exception:  # noqa: BLE001 - any unreadable file gets the same one-line answer
+        # (torch's own message suggests weights_only=False, i.e. running the file's code: never pass that on)
+        raise ModelError(f"cannot read checkpoint {path}: not a state dict of tensors saved by torch.save, or a "
+                         "truncated file") from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):  # BRECQ's mobilenetv2.pth.tar
         obj = obj["model"]
     elif isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
@@ -212,7 +216,14 @@ def load(name: str, preset: str = "mini", weights: str | Path | None = None) -> 
         if Path(weights).suffix or Path(weights).exists():
             load_state_file(model, name, weights)
         else:
-            model.load_state_dict(torchvision_weights(name, str(weights)).get_state_dict(progress=True))
+            entry = torchvision_weights(name, str(weights))
+            try:
+                state = entry.get_state_dict(progress=True)
+            except (OSError, RuntimeError) as e:  # no network, a refused download, a corrupt cache
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise ModelError(f"could not download torchvision's {weights} weights for {name} ({reason}); "
+                                 f"download {entry.url} elsewhere and pass the file with --weights") from None
+            model.load_state_dict(state)
     return model.eval()
 
 

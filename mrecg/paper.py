@@ -1,4 +1,4 @@
-"""The paper's own numbers, read from the copies of ``shared/reference`` in ``mrecg/resources/paper``.
+"""The paper's own numbers, read from the reference files in ``mrecg/resources/paper``.
 
 Nothing here is typed in: Table 1 comes from ``paper_table1.csv``, the Fig. 6 curves from the
 values read off the submission's figure in ``paper_notes.md``.

@@ -14,19 +14,17 @@ way for every method -- float element output vs quantized element output with qu
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torchvision import models as tvm
 from tqdm.auto import tqdm
 
-from . import __version__
 from .cache import CacheStore
-from .config import PTQConfig
+from .config import ConfigError, PTQConfig
 from .quantizer import ActQuantizer
 from .reconstruct import cached_loss, flush_denormal, reconstruct, recon_loss
-from .units import QuantChain, Unit, build_chain, partition
+from .units import QuantChain, Unit, build_chain, model_family, partition
 
 
 @dataclass
@@ -55,11 +53,8 @@ class PTQReport:
     units: list[UnitRecord] = field(default_factory=list)
     errors: list[ElementError] = field(default_factory=list)
     scheme: list[list[int]] = field(default_factory=list)
-    scheme_source: str = "none"  # none | modcap:loss | modcap:params | official | random:SEED | explicit
-    modcap: dict | None = None  # the ModCap values behind a selected scheme
     holdout: str = "held-out"
     seconds: float = 0.0
-    version: str = __version__
 
     @property
     def unit_losses(self) -> list[float]:
@@ -68,47 +63,6 @@ class PTQReport:
     @property
     def block_errors(self) -> list[float]:
         return [e.error for e in self.errors if e.block is not None]
-
-
-def model_family(model: nn.Module) -> str:
-    """``resnet18``, ``resnet50`` or ``mobilenetv2``: the key of the official schemes."""
-    if isinstance(model, tvm.MobileNetV2):
-        return "mobilenetv2"
-    blocks = build_chain(model).block_elements
-    return "resnet50" if len(blocks) == 16 else "resnet18"
-
-
-def default_k(model: nn.Module) -> int:
-    """Number of merges in the authors' released scheme for the model family (the paper's
-    budget): resnet18 2, resnet50 4, mobilenetv2 7."""
-    from .schemes import merges_of, official_scheme
-
-    return len(merges_of(official_scheme(model_family(model))))
-
-
-def resolve_scheme(model: nn.Module, calib: torch.Tensor, cfg: PTQConfig, progress: bool):
-    """The merge scheme a config asks for: explicit, ``official``, ``random:SEED``, or MRECG's
-    top-k selection from ModCap. Returns (scheme, source, ModCap record or None)."""
-    from . import modcap, schemes
-
-    n_blocks = len(build_chain(model).block_elements)
-    if isinstance(cfg.scheme, (tuple, list)):
-        from .units import validate_scheme
-
-        return validate_scheme(cfg.scheme, n_blocks), "explicit", None
-    if cfg.scheme == "official":
-        return schemes.official_scheme(model_family(model)), "official", None
-    if isinstance(cfg.scheme, str):  # random:SEED, with as many merges as MRECG would make
-        seed = int(cfg.scheme.split(":")[1])
-        k = cfg.k if cfg.k is not None else default_k(model)
-        return schemes.random_scheme(n_blocks, seed, merges=k), cfg.scheme, None
-    if cfg.modcap == "params":
-        mc = modcap.data_free(model, cfg.w_bits, cfg.stride_exponent)
-    else:
-        mc = modcap.data_dependent(model, calib, cfg, cfg.modcap_iters, progress=progress)
-    k = cfg.k if cfg.k is not None else default_k(model)
-    chosen = schemes.top_k_scheme(mc.scores, k, mc.comparable)
-    return chosen, f"modcap:{mc.kind}", asdict(mc)
 
 
 @torch.no_grad()
@@ -173,12 +127,17 @@ def quantize(
 ) -> tuple[QuantChain, PTQReport]:
     """Fake-quantize ``model`` with calibration images ``calib`` (N x C x H x W, N >= calib_size).
 
+    ``cfg.scheme`` must be concrete (block groups) or None (one unit per block): a method's merge
+    selection (official, ModCap, random) is resolved before, by :func:`mrecg.selection.select`.
     ``holdout`` is the batch on which per-element output errors are measured; when omitted, the
     images of ``calib`` beyond ``calib_size`` are used, or, if there are none, its first
     ``holdout_size`` images (marked ``in-sample`` in the report).
     Returns the quantized model (eval mode, hard rounding) and a :class:`PTQReport`.
     """
     start = time.perf_counter()
+    if isinstance(cfg.selection(), str):
+        raise ConfigError(f"scheme {cfg.selection()!r} must be resolved to block groups first: "
+                          "use mrecg.selection.select(model, calib, cfg)")
     if len(calib) < cfg.calib_size:
         raise ValueError(f"got {len(calib)} calibration images but calib_size is {cfg.calib_size}")
     report = PTQReport(config=cfg.to_dict())
@@ -191,14 +150,12 @@ def quantize(
     dtype = torch.float16 if cfg.cache_dtype == "float16" else torch.float32
     device = cfg.device
     round_lambda = cfg.lambda_for(model_family(model))
+    method = cfg.recipe
 
-    if cfg.method.startswith("mrecg") or cfg.scheme is not None:
-        scheme, report.scheme_source, report.modcap = resolve_scheme(model, calib, cfg, progress)
-        cfg = cfg.with_(scheme=scheme)
     fp = build_chain(model).to(device)
     q = build_chain(model, cfg.w_bits, cfg.a_bits).to(device)
-    units = partition(q, cfg.granularity, cfg.scheme)
-    report.scheme = [list(u.blocks) for u in units if u.blocks and u.layer is None] if cfg.granularity == "block" else []
+    units = partition(q, method.granularity, cfg.selection())
+    report.scheme = [list(u.blocks) for u in units if u.blocks and u.layer is None] if method.granularity == "block" else []
 
     store = CacheStore(cfg.cache_device, dtype)
     q_in = fp_in = store.put(calib)
@@ -223,7 +180,7 @@ def quantize(
                 if cfg.optimizes:
                     trace = reconstruct(
                         module, x_q, x_fp, target,
-                        iters=cfg.iters, batch_size=cfg.batch_size, keep_prob=cfg.keep(), w_lr=cfg.w_lr,
+                        loss=method.loss, iters=cfg.iters, batch_size=cfg.batch_size, keep_prob=cfg.keep(), w_lr=cfg.w_lr,
                         a_lr=cfg.a_lr, round_lambda=round_lambda, warmup=cfg.warmup, device=device,
                         generator=gen, trace_every=cfg.trace_every,
                         on_trace=lambda t, loss: bar.set_postfix(unit=unit.name, loss=f"{loss:.4g}"),

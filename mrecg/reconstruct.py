@@ -99,6 +99,7 @@ def reconstruct(
     generator: torch.Generator,
     trace_every: int,
     on_trace: Callable[[int, float], None] | None = None,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = recon_loss,
 ) -> Trace:
     """Optimise ``module`` in place; return its loss trace. Rounding is hard afterwards."""
     layers, acts = quant_parameters(module)
@@ -125,16 +126,15 @@ def reconstruct(
             x = x_q[idx].to(device, torch.float32)
             if keep_prob < 1.0:
                 x = mix(x, x_fp[idx].to(device, torch.float32), keep_prob)
-            rec = recon_loss(module(x), target[idx].to(device, torch.float32))
+            rec = loss(module(x), target[idx].to(device, torch.float32))
             reg = torch.zeros((), device=device)
             if beta.active(t) and round_lambda > 0:
                 b = beta(t)
                 reg = round_lambda * sum(layer.wq.regularizer(b) for layer in layers)
-            loss = rec + reg
             for opt in (opt_w, opt_a):
                 if opt:
                     opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (rec + reg).backward()
             for opt in (opt_w, opt_a):
                 if opt:
                     opt.step()

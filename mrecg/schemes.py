@@ -71,48 +71,15 @@ def largest_unit(scheme: Sequence[Sequence[int]], sizes: Sequence[float]) -> flo
     return max(sum(sizes[b] for b in g) for g in scheme)
 
 
-def budget_scheme(
-    scores: Sequence[float], sizes: Sequence[float], budget: float, comparable: Sequence[bool] | None = None
-) -> Scheme:
-    """Size-constrained selection: walk the comparable pairs by decreasing score and keep each
-    merge whose resulting largest unit stays within ``budget`` (in the units of ``sizes``, one
-    per block: parameters, or activation memory). Every block alone must fit."""
-    n = len(sizes)
-    if len(scores) != n - 1:
-        raise SchemeError(f"{len(scores)} pair scores for {n} blocks")
-    if max(sizes) > budget:
-        raise SchemeError(f"budget {budget:g} is below the largest single block ({max(sizes):g})")
-    chosen: set[int] = set()
-    for i in _ranked(scores, comparable):
-        if largest_unit(scheme_from_merges(n, chosen | {i}), sizes) <= budget:
-            chosen.add(i)
-    return scheme_from_merges(n, chosen)
-
-
-def random_scheme(
-    n_blocks: int,
-    seed: int,
-    merges: int | None = None,
-    sizes: Sequence[float] | None = None,
-    budget: float | None = None,
-) -> Scheme:
-    """A seeded random scheme: ``merges`` adjacent pairs drawn uniformly (a random count when
-    None), dropping any draw that would push the largest unit over ``budget``."""
+def random_scheme(n_blocks: int, seed: int, merges: int | None = None) -> Scheme:
+    """A seeded random scheme: ``merges`` adjacent pairs drawn uniformly (a random count when None)."""
     rng = random.Random(seed)
     pairs = list(range(n_blocks - 1))
     if merges is None:
         merges = rng.randint(0, len(pairs))
     if not 0 <= merges <= len(pairs):
         raise SchemeError(f"cannot draw {merges} merges from {len(pairs)} adjacent pairs")
-    if budget is not None and sizes is None:
-        raise SchemeError("a budget needs the blocks' sizes")
-    chosen: set[int] = set()
-    for i in rng.sample(pairs, len(pairs)):
-        if len(chosen) == merges:
-            break
-        if budget is None or largest_unit(scheme_from_merges(n_blocks, chosen | {i}), sizes) <= budget:
-            chosen.add(i)
-    return scheme_from_merges(n_blocks, chosen)
+    return scheme_from_merges(n_blocks, set(rng.sample(pairs, len(pairs))[:merges]))
 
 
 # ----------------------------------------------------------------------------- official schemes

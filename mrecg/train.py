@@ -66,6 +66,20 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+STATE_KEYS = ("name", "config", "epoch", "model", "optimizer", "rng", "history", "seconds")
+
+
+def read_state(path: Path) -> dict:
+    """A saved training state, or one line saying to delete it (a corrupt or truncated file)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or any(k not in state for k in STATE_KEYS) or not isinstance(state["epoch"], int):
+            raise ValueError("missing entries")
+    except Exception:  # noqa: BLE001 - any unreadable state gets the same answer
+        raise ValueError(f"training state {path} is corrupt or truncated; delete it to start afresh") from None
+    return state
+
+
 def train(
     name: str,
     cfg: TrainConfig,
@@ -104,7 +118,7 @@ def train(
     state_path = Path(state_path)
     start_epoch, history, seconds = 0, [], 0.0
     if state_path.is_file():
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        state = read_state(state_path)
         if state["config"] != asdict(cfg) or state["name"] != name:
             raise ValueError(f"{state_path} belongs to another training run; delete it to start afresh")
         model.load_state_dict(state["model"])

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
 from .blocks import BLOCKS, QuantBlock, quantize_block
 from .layers import QuantLayer, quantize_sequence
 from .models import MiniResNet
@@ -45,6 +47,23 @@ CHAINS: dict[type, Callable[[nn.Module], list[tuple[str, nn.Module]]]] = {
     MiniResNet: _resnet_chain,
     tvm.MobileNetV2: _mobilenet_chain,
 }
+
+
+RESNET_FAMILIES = {(BasicBlock, (2, 2, 2, 2)): "resnet18", (Bottleneck, (3, 4, 6, 3)): "resnet50"}
+
+
+def model_family(model: nn.Module) -> str:
+    """``resnet18``, ``resnet50`` or ``mobilenetv2``, from the model's type and configuration
+    (the key of the released schemes and hyper-parameters)."""
+    if isinstance(model, tvm.MobileNetV2):
+        return "mobilenetv2"
+    if isinstance(model, (tvm.ResNet, MiniResNet)):
+        stages = [getattr(model, f"layer{i}") for i in range(1, 5)]
+        layout = (type(stages[0][0]), tuple(len(s) for s in stages))
+        if layout in RESNET_FAMILIES:
+            return RESNET_FAMILIES[layout]
+        raise TypeError(f"no MRECG family for a ResNet of {layout[0].__name__}s in stages {layout[1]}")
+    raise TypeError(f"no MRECG family for model type {type(model).__name__}")
 
 
 class QuantChain(nn.Module):
@@ -159,11 +178,3 @@ def partition(chain: QuantChain, granularity: str, scheme: Sequence[Sequence[int
 
 def _blocks_of(blocks: list[int], elements: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(blocks.index(e) for e in elements if e in blocks)
-
-
-def set_quant_state(module: nn.Module, weights: bool, acts: bool) -> None:
-    for m in module.modules():
-        if isinstance(m, QuantLayer):
-            m.quant_weights = weights and m.wq is not None
-        elif isinstance(m, ActQuantizer):
-            m.enabled = acts

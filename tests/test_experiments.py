@@ -51,8 +51,8 @@ def test_a_killed_run_leaves_no_partial_record_and_the_rerun_completes(tmp_path)
     proc.wait()
     assert not record_path(spec, tmp_path).exists()
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # not even a temporary file
-    record = run(spec.__class__(**{**spec.to_dict(), "iters": 5}), tmp_path, progress=False)
-    assert record["spec"]["iters"] == 5 and len(list(tmp_path.rglob("*.json"))) == 1
+    record = run(spec.with_(iters=5), tmp_path, progress=False)
+    assert record["config"]["iters"] == 5 and len(list(tmp_path.rglob("*.json"))) == 1
 
 
 def test_results_load_into_one_table_and_export_as_csv(tmp_path):
@@ -71,3 +71,68 @@ def test_bad_spec_fails_at_construction():
         RunSpec("vgg16")
     with pytest.raises(ValueError, match="unknown method"):
         RunSpec("resnet18", method="gptq")
+    with pytest.raises(ValueError, match="unknown setting 'figure_dir'"):
+        RunSpec("resnet18", figure_dir="x")
+    with pytest.raises(ValueError, match=r"seed must be in 0..2\^63-1"):
+        RunSpec("resnet18", seed=2**64)
+
+
+def test_one_configuration_has_one_key_however_it_is_spelled():
+    assert RunSpec("resnet18", method="brecq").key() == RunSpec("resnet18", method="brecq", batch_size=32).key()
+    mrecg = RunSpec("mobilenetv2_x0.5", method="mrecg+brecq", scheme="modcap:loss")
+    assert mrecg.key() == RunSpec("mobilenetv2_x0.5", method="mrecg+brecq", scheme="modcap:loss", k=7,
+                                  calib_size=4096, batch_size=256).key()
+    assert RunSpec("resnet18", method="mrecg+brecq").key() == RunSpec("resnet18", method="mrecg+brecq",
+                                                                     scheme="official").key()
+    # knobs that cannot matter do not split keys: where it runs, how often it logs
+    assert RunSpec("resnet18", method="brecq", device="cpu", trace_every=7).key() == RunSpec("resnet18").key()
+    with pytest.raises(ValueError, match="k counts the merges of a modcap"):
+        RunSpec("resnet18", method="mrecg+brecq", k=3)  # the official scheme has its own merges
+    # ...while what does matter does
+    assert RunSpec("resnet18", seed=1).key() != RunSpec("resnet18").key()
+    assert mrecg.key() != RunSpec("mobilenetv2_x0.5", method="mrecg+brecq", scheme="modcap:loss", k=6).key()
+
+
+def test_records_say_what_computed_them_and_stale_ones_are_recomputed_only_when_asked(tmp_path, monkeypatch):
+    first = run(SPEC, tmp_path, progress=False)
+    assert first["code"]["fingerprint"] == experiments.code_fingerprint()
+    assert first["machine"]["cpu"] == experiments.cpu_model() and first["machine"]["threads"] >= 1
+    assert not experiments.is_stale(first)
+    monkeypatch.setattr(experiments, "code_fingerprint", lambda: "other-code")  # the code changed
+    assert experiments.is_stale(first)
+    assert run(SPEC, tmp_path) == first  # read, not recomputed
+    again = run(SPEC, tmp_path, progress=False, recompute_stale=True)
+    assert again["code"]["fingerprint"] == "other-code" and again["top1"] == first["top1"]
+
+
+def test_the_fingerprint_ignores_docstrings_but_not_code(tmp_path):
+    a = experiments._source_without_docstrings
+    (tmp_path / "x.py").write_text('"""doc"""\ndef f():\n    "why"\n    return 1  # note\n')
+    (tmp_path / "y.py").write_text('"""other doc"""\ndef f():\n    return 1\n')
+    (tmp_path / "z.py").write_text('def f():\n    return 2\n')
+    assert a(tmp_path / "x.py") == a(tmp_path / "y.py") != a(tmp_path / "z.py")
+
+
+def test_a_corrupt_record_is_named_and_recomputed(tmp_path):
+    path = record_path(SPEC, tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"top1": 9')  # truncated
+    with pytest.warns(UserWarning, match=f"skipping unreadable record {path}"):
+        assert experiments.load_records(tmp_path) == []
+    with pytest.warns(UserWarning, match="unreadable record"):
+        record = run(SPEC, tmp_path, progress=False)
+    assert json.loads(path.read_text()) == record
+
+
+def test_an_unwritable_results_folder_fails_before_computing(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(experiments, "compute", lambda *a, **k: pytest.fail("computed before checking the folder"))
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(experiments.ExperimentError, match="cannot create the results folder"):
+        run(SPEC, tmp_path / "a_file")  # results/<preset> would sit under a file
+    if os.geteuid() != 0:  # root writes through permissions; the case above covers it
+        (tmp_path / "ro" / "smoke").mkdir(parents=True)
+        os.chmod(tmp_path / "ro" / "smoke", 0o555)
+        with pytest.raises(experiments.ExperimentError, match="is not writable"):
+            run(SPEC, tmp_path / "ro")

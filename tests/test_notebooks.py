@@ -1,12 +1,18 @@
-"""Every notebook really runs (smoke preset, through papermill) and writes its figures."""
+"""The notebooks: built from their text sources, parameterised alike, run from anywhere, and the
+README's main command re-plots the committed mini cache without computing anything."""
 
+import hashlib
 import json
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import papermill as pm
 import pytest
 
-from mrecg.notebooks import figure_notebooks
+from mrecg import notebook_sources, paths, reproduce
+from mrecg.figures import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -18,43 +24,52 @@ EXPECTED = {
     "02_table2_components": [f"table2{e}" for e in TABLE],
     "03_fig4_pareto": [f"fig4_pareto{e}" for e in FIGURE] + [f"fig4_schemes{e}" for e in TABLE],
     "04_fig5_batch_size": [f"fig5_batch_size{e}" for e in TABLE],
-    "05_fig6_loss_distribution": [f"fig6_loss_distribution{e}" for e in FIGURE] + [f"fig6_oscillation{e}" for e in TABLE],
+    "05_fig6_loss_distribution": [f"fig6_loss_distribution{e}" for e in FIGURE]
+    + [f"fig6_unit_losses{e}" for e in FIGURE] + [f"fig6_oscillation{e}" for e in TABLE],
     "06_iteration_budget": [f"fig_iteration_budget{e}" for e in FIGURE] + [f"iteration_budget{e}" for e in TABLE],
 }
 
 
-def test_stored_notebooks_have_no_outputs_and_a_parameters_cell():
+def test_notebooks_are_built_from_their_sources_without_outputs():
+    assert notebook_sources.mismatched(NOTEBOOKS) == []
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-        nb = json.loads(path.read_text())
-        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        code = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
         assert not any(c.get("outputs") or c.get("execution_count") for c in code), path.name
-        tagged = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
-        assert len(tagged) == 1, path.name
-        for name in ("preset", "device", "results_dir", "figures_dir", "seeds", "force"):
-            assert f"{name} =" in "".join(tagged[0]["source"]), (path.name, name)
 
 
-def test_every_numbered_notebook_has_its_expected_outputs_listed():
-    assert {p.stem for p in figure_notebooks(NOTEBOOKS)} == set(EXPECTED)
+def test_a_changed_source_is_caught(tmp_path):
+    for p in NOTEBOOKS.glob("01_*"):
+        (tmp_path / p.name).write_text(p.read_text())
+    assert notebook_sources.mismatched(tmp_path) == []
+    src = tmp_path / "01_table1_accuracy.py"
+    src.write_text(src.read_text().replace("Table 1: top-1", "Table 1: top-5"))
+    assert notebook_sources.mismatched(tmp_path) == [tmp_path / "01_table1_accuracy.ipynb"]
 
 
-def test_run_all_regenerates_every_figure_at_the_smoke_preset(tmp_path):
-    figures, results = tmp_path / "figures", tmp_path / "results"
-    committed = sorted((REPO / "figures").iterdir())
-    pm.execute_notebook(
-        str(NOTEBOOKS / "run_all.ipynb"), str(tmp_path / "run_all.ipynb"), cwd=str(REPO), progress_bar=False,
-        parameters={"preset": "smoke", "figures_dir": str(figures), "results_dir": str(results),
-                    "executed_dir": str(tmp_path / "executed")},
-    )
-    for stem, files in EXPECTED.items():
-        assert (tmp_path / "executed" / f"{stem}.ipynb").is_file()
-        for f in files:
-            assert (figures / f).is_file() and (figures / f).stat().st_size > 0, f
-    assert sorted((REPO / "figures").iterdir()) == committed  # the committed figures are never touched
-    manifest = json.loads((results / "smoke" / "manifest.json").read_text())
-    assert [n["notebook"] for n in manifest["notebooks"]] == list(EXPECTED)
-    assert manifest["torch"] and manifest["commit"] and all(n["seconds"] > 0 for n in manifest["notebooks"])
-    assert sum(n["computed_runs"] for n in manifest["notebooks"]) == len(list((results / "smoke").glob("*.json"))) - 1
+def test_every_parameters_cell_is_the_canonical_one():
+    for path in reproduce.figure_notebooks(NOTEBOOKS):
+        assert notebook_sources.parameters_source(path) == reproduce.parameters_cell(), path.name
+    driver = notebook_sources.parameters_source(NOTEBOOKS / "run_all.ipynb")
+    assert driver == reproduce.parameters_cell(reproduce.DRIVER_PARAMETERS)
+
+
+def test_every_figure_module_has_its_notebook():
+    assert [p.stem for p in reproduce.figure_notebooks(NOTEBOOKS)] == list(FIGURES) == list(EXPECTED)
+
+
+def test_default_folders_come_from_the_repository_wherever_the_kernel_runs(monkeypatch, tmp_path):
+    for where in (REPO, NOTEBOOKS, tmp_path):
+        monkeypatch.chdir(where)
+        assert paths.results_dir() == REPO / "results"
+        assert paths.figures_dir("smoke") == REPO / "figures" / "smoke"
+        assert paths.figures_dir("mini", "elsewhere") == REPO / "elsewhere"  # relative: to the repository
+
+
+def test_a_misspelled_parameter_fails_in_one_line_before_any_work(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        pm.execute_notebook(str(NOTEBOOKS / "01_table1_accuracy.ipynb"), str(tmp_path / "out.ipynb"),
+                            progress_bar=False, parameters={"preset": "smoke", "figure_dir": str(tmp_path)})
+    assert "unknown notebook parameter 'figure_dir'" in str(err.value)
 
 
 @pytest.mark.parametrize("params, message", [
@@ -72,24 +87,73 @@ def test_bad_parameter_fails_in_the_first_cell_after_the_parameters(tmp_path, pa
     assert [c.get("execution_count") is not None for c in code][:4] == [True, True, True, False]
 
 
-def test_code_version_ignores_regenerated_outputs_but_not_code(tmp_path):
-    import subprocess
+def test_a_notebook_run_from_the_root_with_default_folders_writes_inside_the_repository(tmp_path):
+    """papermill from the root with no folders given: figures in figures/smoke/, nothing outside the repository."""
+    outside = REPO.parent / "figures"
+    before = outside.exists()
+    run = subprocess.run([sys.executable, "-m", "papermill", "notebooks/04_fig5_batch_size.ipynb",
+                          str(tmp_path / "out.ipynb"), "-p", "preset", "smoke"], cwd=REPO, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (REPO / "figures" / "smoke" / "fig5_batch_size.csv").is_file()
+    assert outside.exists() == before
 
-    from mrecg.notebooks import code_version
 
-    def git(*args):
-        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+def _digest(files) -> dict:
+    return {str(p.relative_to(REPO)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)}
 
-    git("init", "-q")
-    for name in ("results/mini/a.json", "figures/t.md", "pkg/code.py"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("1")
-    git("add", "-A")
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
-    assert code_version(tmp_path)["uncommitted_changes"] is False
-    (tmp_path / "results/mini/a.json").unlink()
-    (tmp_path / "figures/t.md").write_text("2")
-    assert code_version(tmp_path)["uncommitted_changes"] is False  # emptied cache, regenerated figures
-    (tmp_path / "pkg/code.py").write_text("2")
-    version = code_version(tmp_path)
-    assert version["uncommitted_changes"] is True and len(version["commit"]) == 40
+
+def test_run_all_regenerates_every_figure_at_the_smoke_preset_and_leaves_the_committed_ones(tmp_path):
+    figures, results = tmp_path / "figures", tmp_path / "results"
+    committed = _digest((REPO / "figures" / "mini").iterdir())
+    run = subprocess.run(
+        [sys.executable, "-m", "papermill", str(NOTEBOOKS / "run_all.ipynb"), str(tmp_path / "run_all.ipynb"),
+         "-p", "preset", "smoke", "-p", "figures_dir", str(figures), "-p", "results_dir", str(results),
+         "-p", "executed_dir", str(tmp_path / "executed")], cwd=NOTEBOOKS, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "[mrecg] smoke:" in run.stderr and "runs computed" in run.stderr  # progress on the terminal
+    for stem, files in EXPECTED.items():
+        assert (tmp_path / "executed" / f"{stem}.ipynb").is_file()
+        for f in files:
+            assert (figures / f).is_file() and (figures / f).stat().st_size > 0, f
+    assert _digest((REPO / "figures" / "mini").iterdir()) == committed  # the committed figures are never touched
+    manifest = json.loads((results / "smoke" / "manifest.json").read_text())
+    computation = manifest["computations"][-1]
+    assert [n["notebook"] for n in computation["notebooks"]] == list(EXPECTED)
+    assert computation["commit"] and computation["fingerprint"] and computation["compute_wall_seconds"] > 0
+    stored = [p for p in (results / "smoke").glob("*.json") if p.name != "manifest.json"]
+    assert computation["computed_runs"] == len(stored) + 1  # + the toy's record
+    assert sum(n["computed_runs"] for n in computation["notebooks"]) == len(stored)
+
+
+def _readme_main_command() -> str:
+    readme = (REPO / "README.md").read_text()
+    commands = [line.strip() for line in readme.splitlines() if line.strip().startswith("papermill notebooks/run_all")]
+    assert commands, "the README names no papermill command"
+    return commands[0]
+
+
+def test_the_readme_main_command_replots_the_committed_cache_computing_nothing():
+    """The README's main command, verbatim, from the root of this checkout: no run computed, the
+    committed tables and the computation's manifest unchanged."""
+    command = _readme_main_command()
+    assert command == "papermill notebooks/run_all.ipynb runs/run_all.ipynb -p preset mini"
+    results = REPO / "results" / "mini"
+    tables = [p for p in (REPO / "figures" / "mini").iterdir() if p.suffix in (".csv", ".md")]
+    before = _digest(list(results.rglob("*.json")) + tables)
+    run = subprocess.run(shlex.split(command), cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _digest(list(results.rglob("*.json")) + tables) == before
+    replot = json.loads((REPO / "runs" / "mini" / "replot.json").read_text())
+    assert replot["computed_runs"] == 0 and all(n["computed_runs"] == 0 for n in replot["notebooks"])
+    for stem in EXPECTED:
+        assert "IProgress not found" not in (REPO / "executed" / "mini" / f"{stem}.ipynb").read_text(), stem
+
+
+def test_the_committed_executed_notebooks_show_their_results():
+    for stem in EXPECTED:
+        nb = json.loads((REPO / "executed" / "mini" / f"{stem}.ipynb").read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert all(c["execution_count"] for c in code), stem
+        assert sum(len(c["outputs"]) for c in code) >= 3, stem
+        assert "IProgress not found" not in json.dumps(nb), stem

@@ -9,7 +9,6 @@ from torch import nn
 from mrecg import PTQConfig, data, evaluate, models, quantize
 from mrecg.config import ConfigError
 from mrecg.layers import QuantLayer
-from mrecg.quantizer import ActQuantizer
 from mrecg.reconstruct import flush_denormal, flush_denormal_enabled, reconstruct
 from mrecg.units import SchemeError
 

@@ -1,0 +1,76 @@
+"""Run-to-run variation: the same configurations and seeds on this machine at several thread
+counts, recomputed from scratch (no cache), rows appended to ``results/<preset>/noise.json``.
+
+The noise floor of every verdict (:mod:`mrecg.noise`) is the largest top-1 range of one
+configuration over the rows with the same code fingerprint. Run it on every machine whose
+records you mix (each appends its rows; ``--merge FILE`` adds rows brought from another machine).
+
+    python benchmarks/run_to_run.py [--preset mini] [--threads 1 2] [--jobs N]
+    python benchmarks/run_to_run.py --merge other_machine_rows.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from mrecg import noise, paths
+from mrecg.experiments import RunSpec, compute, cpu_model
+from mrecg.storage import save_json
+
+# Table 1 cells of the mini grid: the two models and a cell with room
+CONFIGS = (
+    dict(model="mobilenetv2_x0.5", method="brecq", w_bits=4, a_bits=4, seed=0),
+    dict(model="mobilenetv2_x0.5", method="brecq", w_bits=2, a_bits=4, seed=0),
+    dict(model="resnet18", method="brecq", w_bits=2, a_bits=4, seed=0),
+)
+
+
+def measure(config: dict, preset: str, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    overrides = {k: v for k, v in config.items() if k != "model"}
+    spec = RunSpec(config["model"], preset, **overrides)
+    record = compute(spec, progress=False)
+    return {"key": spec.key(), "model": config["model"], **overrides, "cpu": cpu_model(), "threads": threads,
+            "top1": record["top1"], "unit_losses": [round(u["loss"], 6) for u in record["units"]],
+            "fingerprint": record["code"]["fingerprint"], "seconds": record["seconds"]}
+
+
+def append(rows: list[dict], preset: str) -> None:
+    path = paths.results_dir() / preset / noise.FILE
+    old = json.loads(path.read_text())["rows"] if path.is_file() else []
+    save_json({"about": __doc__.split("\n\n")[0], "rows": old + rows}, path)
+    print(noise.floor(paths.results_dir(), preset))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="mini")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--jobs", type=int, default=1, help="measurements side by side (one thread count each)")
+    parser.add_argument("--merge", help="a JSON file of rows measured elsewhere, to append")
+    parser.add_argument("--out", help="write the new rows here instead of appending them")
+    args = parser.parse_args()
+    if args.merge:
+        append(json.loads(open(args.merge).read())["rows"], args.preset)
+        return
+    jobs = [(c, args.preset, t) for t in args.threads for c in CONFIGS]
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        rows = list(pool.map(measure, *zip(*jobs)))
+    for r in rows:
+        print(f"{r['model']} {r['method']} W{r['w_bits']}A{r['a_bits']} seed {r['seed']}: {r['top1']:.2f} "
+              f"({r['cpu']}, {r['threads']} threads, {r['seconds']:.0f} s)", flush=True)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        save_json({"rows": rows}, args.out)
+    else:
+        append(rows, args.preset)
+
+
+if __name__ == "__main__":
+    main()

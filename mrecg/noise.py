@@ -1,0 +1,48 @@
+"""The noise floor: how much the same run's top-1 moves across machines and thread counts.
+
+Seeds give one source of spread (the paired interval accounts for it); the other is that the
+same configuration and seed, run on another CPU or with another thread count, gives slightly
+different numbers: floating-point sums taken in another order flip a few AdaRound decisions, and
+the flips compound along depth. ``benchmarks/run_to_run.py`` measures it and stores the rows in
+``results/<preset>/noise.json``; the floor is the largest top-1 range over the measured
+configurations, read from those rows here, never typed in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+FILE = "noise.json"
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    points: float
+    source: str
+
+    def __str__(self) -> str:
+        return f"noise floor {self.points:.2f} pt: {self.source}"
+
+
+def rows(results_dir: str | os.PathLike, preset: str) -> list[dict]:
+    path = Path(results_dir) / preset / FILE
+    return json.loads(path.read_text())["rows"] if path.is_file() else []
+
+
+def floor(results_dir: str | os.PathLike, preset: str) -> NoiseFloor:
+    """The largest top-1 range among runs of one configuration on different machines or thread
+    counts (0 with a note where the preset has no measurement)."""
+    by_config: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows(results_dir, preset):  # the same configuration computed by the same code
+        by_config[(row["key"], row["fingerprint"])].append(row)
+    ranges = {k: max(r["top1"] for r in v) - min(r["top1"] for r in v) for k, v in by_config.items() if len(v) > 1}
+    if not ranges:
+        return NoiseFloor(0.0, f"not measured for the {preset} preset, so verdicts rest on the seed interval alone")
+    worst = max(ranges, key=ranges.get)
+    variants = {(r["cpu"], r["threads"]) for v in by_config.values() for r in v}
+    return NoiseFloor(round(ranges[worst], 2), f"largest top-1 range of one configuration over {len(variants)} "
+                                                f"machine/thread variants ({len(ranges)} configurations, {FILE})")

@@ -1,0 +1,47 @@
+# %% [markdown]
+# # Fig. 5: reconstruction batch size
+#
+# **The paper's claim.** A larger reconstruction batch estimates the expected reconstruction loss with less
+# variance (law of large numbers), so accuracy rises with the batch size and then plateaus (diminishing marginal
+# utility); small batches fluctuate more. The paper plots the median over sampled runs per batch size.
+#
+# **Our setting.** BRECQ W4A4 on MobileNetV2 x0.5, the same calibration set and iterations per unit, several seeds
+# per batch size (`mrecg.figures.fig5.SWEEP`). Both claims are tested on paired per-seed differences: the largest
+# batch minus the smallest, and the first doubling's gain minus the last one's.
+
+# %% tags=["parameters"]
+preset = 'mini'          # smoke | mini | paper
+device = 'cpu'           # cpu or cuda[:N]
+data_root = None         # ImageNet root with train/ and val/ (paper preset only)
+results_dir = None       # None: results/ of the repository
+figures_dir = None       # None: figures/<preset>/ of the repository
+seeds = None             # None: each sweep's own seeds
+force = False            # True: recompute every run instead of reading the cache
+recompute_stale = False  # True: recompute the runs that other code computed
+
+# %%
+import matplotlib
+
+matplotlib.use("Agg")
+from IPython.display import Image, display
+
+from mrecg import noise, paths, reproduce, runner
+from mrecg.figures import fig5
+from mrecg.output import save_table
+
+study = reproduce.check_notebook_parameters(globals())  # a bad or unknown parameter fails here, in one line
+results_dir, figures_dir = paths.results_dir(results_dir), paths.figures_dir(preset, figures_dir)
+floor = noise.floor(results_dir, preset)
+print(floor)
+
+# %%
+records = runner.run_specs(fig5.specs(study), results_dir, force, recompute_stale=recompute_stale)
+rows, summary = fig5.frame(records)
+paths_ = fig5.plot(rows, summary, figures_dir / "fig5_batch_size")
+save_table(summary, figures_dir, "fig5_batch_size", title="BRECQ W4A4 top-1 per batch size")
+display(Image(str(paths_[0])))
+display(summary.style.format(precision=2))
+
+# %%
+for line in fig5.verdict_lines(rows, floor.points):
+    print(line)

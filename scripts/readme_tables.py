@@ -1,0 +1,99 @@
+"""Rewrite the README's generated blocks from committed data, so its numbers cannot drift:
+
+* ``mini-table``: the mini checkpoints, from ``mrecg/checkpoints/mini/manifest.json``;
+* ``findings``: every notebook's verdict lines and the computation's cost, from ``results/mini/``.
+
+    python scripts/readme_tables.py          # rewrite in place
+    python scripts/readme_tables.py --check  # exit 1 if the README is stale
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import warnings
+from pathlib import Path
+
+from mrecg import noise, paths, runner
+from mrecg.models import NAMES, mini_manifest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def mini_table() -> str:
+    manifest = mini_manifest()
+    lines = ["| model | FP top-1 (Fashion-MNIST test) | parameters | epochs | training time |", "|---|---|---|---|---|"]
+    for name in NAMES:
+        r = manifest.get(name)
+        if r is None:
+            lines.append(f"| {name} | not trained yet | | | |")
+        else:
+            lines.append(f"| {name} | {r['fp_top1']:.2f} % | {r['parameters']:,} | {r['config']['epochs']} | "
+                         f"{r['train_seconds'] / 60:.0f} min ({r['machine']}) |")
+    return "\n".join(lines)
+
+
+def findings(preset: str = "mini") -> str:
+    """The committed run's verdicts, computed from its records exactly as the notebooks compute them."""
+    from mrecg.experiments import is_stale
+    from mrecg.figures import Study, budget, fig4, fig5, fig6, table1, table2, toy
+
+    results, study = paths.results_dir(), Study(preset)
+    floor = noise.floor(results, preset)
+
+    def records(module):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return runner.run_specs(module.specs(study), results, workers=1) if runner.missing(
+                module.specs(study), results) == [] else None
+
+    lines = []
+    manifest = json.loads((results / preset / "manifest.json").read_text())
+    for c in manifest["computations"]:
+        per = ", ".join(f"{n['notebook'][:2]} {n.get('computed_run_seconds', 0):.0f} s" for n in c["notebooks"])
+        lines.append(f"- **Computation** ({c.get('commit', 'unknown')[:7]}, {c['machine']}): {c['computed_runs']} runs, "
+                     f"{c['total_wall_seconds']:.0f} s wall time; compute seconds of the runs each notebook added: {per}.")
+    everything = [r for m in (table1, table2, fig4, fig5, fig6, budget) for r in (records(m) or [])]
+    stale = sum(is_stale(r) for r in everything)
+    lines.append(f"- **Records:** {len(everything)} runs read, {stale} of them computed by other code than this "
+                 f"checkout's (see Records). **{floor}**.")
+    t1 = table1.frame(records(table1), floor.points)
+    lines += [f"- Table 1: {line}" for line in table1.verdict_lines(t1, floor.points)]
+    t2 = table2.frame(records(table2), floor.points)
+    lines += [f"- Table 2: {line}" for line in table2.verdict_lines(t2, floor.points)]
+    for row in fig4.verdict(fig4.frame(records(fig4))).itertuples():
+        lines.append(f"- Fig. 4 ({row.model}): MRECG {row.MRECG:.2f}, rank {row.rank} of {row.of} against random "
+                     f"schemes ({row.random_min:.2f}-{row.random_max:.2f}), BRECQ {row.BRECQ:.2f}; "
+                     f"{'on' if row.on_front else 'not on'} the Pareto front (one run each: descriptive).")
+    rows, _ = fig5.frame(records(fig5))
+    lines += [f"- Fig. 5: {line}" for line in fig5.verdict_lines(rows, floor.points)]
+    for row in fig6.claims(fig6.block_curves(records(fig6))).itertuples():
+        lines.append(f"- Fig. 6 ({row.model}): {row.claim}: normalised total variation difference "
+                     f"{row.difference:+.3f} ({row.seeds} seed{'s' if row.seeds > 1 else ''}): {row.verdict}.")
+    gains = budget.gains(budget.frame(records(budget)))
+    lines += [f"- Budget: {line}" for line in budget.verdict_lines(gains, preset, floor.points)]
+    toy_record = toy.experiment(study, results) if toy.record_path(study, results, 0).is_file() else None
+    if toy_record:
+        m = toy.measures(toy.errors(toy_record)).set_index("run").total_variation
+        lines.append(f"- Toy (00): total variation {m['block by block']:.1f} block by block, "
+                     f"{m['capacity drops merged']:.1f} with the capacity-drop pairs merged.")
+    return "\n".join(lines)
+
+
+BLOCKS = {"mini-table": mini_table, "findings": findings}
+
+
+def render(text: str) -> str:
+    for name, make in BLOCKS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in text:
+            text = re.sub(rf"{re.escape(start)}.*?{re.escape(end)}", lambda _: f"{start}\n{make()}\n{end}", text, flags=re.S)
+    return text
+
+
+if __name__ == "__main__":
+    text = README.read_text()
+    if "--check" in sys.argv:
+        sys.exit(0 if render(text) == text else 1)
+    README.write_text(render(text))

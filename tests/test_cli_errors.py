@@ -1,0 +1,138 @@
+"""Bad input: one line that names the fix, exit code 2, before any long computation."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+# a proxy nobody listens on: every download fails at once, with or without a network
+OFFLINE = {**os.environ, "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+           "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "TORCH_HOME": ""}
+
+
+def mrecg(*args, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "mrecg.cli", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def one_line_error(run, text: str) -> None:
+    assert run.returncode == 2, (run.returncode, run.stderr[-2000:])
+    lines = [line for line in run.stderr.strip().splitlines() if line]
+    assert len(lines) == 1 and text in lines[0], run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and "weights_only" not in run.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where no GPU is")
+@pytest.mark.parametrize("command", ["quantize", "eval"])
+def test_a_missing_gpu_is_one_line(command):
+    one_line_error(mrecg(command, "--model", "resnet18", "--device", "cuda"), "torch sees no CUDA GPU")
+
+
+@pytest.mark.parametrize("command", ["quantize", "eval"])
+def test_a_device_name_that_is_no_device_is_one_line(command):
+    one_line_error(mrecg(command, "--model", "resnet18", "--device", "gpu0"), "device must be")
+
+
+def test_a_download_without_network_is_one_line_and_leaves_no_folders(tmp_path):
+    one_line_error(mrecg("data", "--download", "--root", tmp_path / "fm", env=OFFLINE), "could not download Fashion-MNIST")
+    assert not (tmp_path / "fm" / "FashionMNIST").exists()
+
+
+def test_paper_weights_without_data_root_fail_before_downloading_and_without_network_in_one_line(tmp_path):
+    one_line_error(mrecg("eval", "--model", "resnet18", "--preset", "paper", "--weights", "IMAGENET1K_V1",
+                         env=OFFLINE), "the paper preset evaluates on ImageNet")
+    (tmp_path / "imagenet" / "val").mkdir(parents=True)
+    env = {**OFFLINE, "TORCH_HOME": str(tmp_path / "torch")}
+    one_line_error(mrecg("eval", "--model", "resnet18", "--preset", "paper", "--weights", "IMAGENET1K_V1",
+                         "--data-root", tmp_path / "imagenet", env=env), "could not download torchvision's")
+
+
+def test_results_csv_to_a_missing_folder_and_into_a_closed_pipe(tmp_path):
+    one_line_error(mrecg("results", "--csv", tmp_path / "no" / "such" / "out.csv"), "cannot write")
+    record = next((REPO / "results" / "mini").glob("[0-9a-f]*.json"))
+    many = tmp_path / "many" / "mini"
+    many.mkdir(parents=True)
+    for i in range(400):  # far more CSV than a pipe buffers, so the writer meets the closed pipe
+        shutil.copy(record, many / f"{i:04d}.json")
+    run = subprocess.run(f"{sys.executable} -m mrecg.cli results --dir {tmp_path / 'many'} --csv | head -n 2",
+                         shell=True, capture_output=True, text=True)
+    assert len(run.stdout.splitlines()) == 2 and "Error" not in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_corrupt_record_is_named_and_the_table_still_loads(tmp_path):
+    folder = tmp_path / "mini"
+    folder.mkdir()
+    good = next((REPO / "results" / "mini").glob("[0-9a-f]*.json"))
+    shutil.copy(good, folder / good.name)
+    (folder / "0000000000000000.json").write_text('{"top1": 8')
+    run = mrecg("results", "--dir", tmp_path, "--csv")
+    assert run.returncode == 0 and len(run.stdout.splitlines()) == 2
+    assert "0000000000000000.json" in run.stderr
+
+
+@pytest.mark.parametrize("content", [b"\x00garbage\xff" * 50, "pickle"])
+def test_an_unreadable_weights_file_is_one_line_without_torchs_hint(tmp_path, content):
+    path = tmp_path / "weights.pth"
+    if content == "pickle":
+        torch.save({"net": torch.nn.Linear(2, 2)}, path)  # a pickled module: refused by weights_only loading
+    else:
+        path.write_bytes(content)
+    (tmp_path / "imagenet" / "val").mkdir(parents=True)
+    one_line_error(mrecg("eval", "--model", "resnet18", "--preset", "paper", "--weights", path,
+                         "--data-root", tmp_path / "imagenet"), "cannot read checkpoint")
+
+
+def test_a_corrupt_or_truncated_training_state_is_one_line(tmp_path):
+    state = tmp_path / "resnet18.state.pt"
+    state.write_text("epoch=x")
+    one_line_error(mrecg("train", "--model", "resnet18", "--epochs", "1", "--state-dir", tmp_path),
+                   "is corrupt or truncated; delete it")
+    torch.save({"name": "resnet18", "epoch": 1}, state)  # a state missing its entries
+    one_line_error(mrecg("train", "--model", "resnet18", "--epochs", "1", "--state-dir", tmp_path),
+                   "is corrupt or truncated")
+
+
+def test_out_of_range_seed_and_zero_epochs():
+    one_line_error(mrecg("quantize", "--model", "resnet18", "--preset", "smoke", "--seed", 2**64),
+                   "seed must be in 0..2^63-1")
+    one_line_error(mrecg("train", "--model", "resnet18", "--epochs", "0"), "epochs and batch_size must be positive")
+
+
+def test_an_empty_data_root_is_not_silently_replaced_by_the_system_copy(tmp_path, monkeypatch):
+    run = mrecg("data", "--root", tmp_path)
+    one_line_error(run, f"Fashion-MNIST not found in {tmp_path}; install it")
+    assert "/usr/share/datasets" not in run.stderr
+    from mrecg import data
+
+    monkeypatch.setattr(data, "SYSTEM_FASHION_MNIST", tmp_path / "no-system-copy")  # a machine without the package
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MRECG_DATA", raising=False)
+    with pytest.raises(data.DataError) as err:
+        data.load_fashion_mnist_arrays("test")
+    assert str(err.value).count("no-system-copy") == 1 and str(err.value).count("data,") == 1
+
+
+def test_an_unknown_setting_in_a_spec_and_k_without_a_selection_are_one_line():
+    one_line_error(mrecg("quantize", "--model", "resnet18", "--preset", "smoke", "--method", "mrecg+brecq",
+                         "--k", "3"), "k counts the merges of a modcap:* or random:* scheme")
+    run = mrecg("reproduce", "--preset", "huge")
+    assert run.returncode == 2 and "invalid choice: 'huge'" in run.stderr
+
+
+def test_reproduce_into_an_unwritable_results_folder_fails_before_computing(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    one_line_error(mrecg("reproduce", "--preset", "smoke", "--results-dir", tmp_path / "a_file", "--compute-only"),
+                   "cannot create the results folder")
+
+
+def test_cli_records_are_json_with_code_and_machine():
+    run = mrecg("quantize", "--model", "resnet18", "--preset", "smoke", "--iters", "3", "--json", "--quiet")
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout)
+    assert record["code"]["fingerprint"] and record["machine"]["cpu"]

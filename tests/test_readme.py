@@ -1,0 +1,55 @@
+"""Every Python block of the README runs as written (the long one at the smoke preset), so README
+and code cannot drift apart."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mrecg import experiments, methods
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_the_readme_has_the_blocks_this_test_runs():
+    assert len(BLOCKS) == 4
+    assert 'PTQConfig.preset_config("mini", method="mrecg+qdrop"' in BLOCKS[1]
+    assert "methods.register(" in BLOCKS[3]
+
+
+def test_the_api_blocks_run_and_the_cached_experiment_is_read_not_computed(monkeypatch, capsys):
+    namespace: dict = {}
+    exec(BLOCKS[0], namespace)
+    assert 85 < float(capsys.readouterr().out.split()[-1]) < 95
+    # the quantization block as written, at the smoke preset (the mini one takes minutes)
+    exec(BLOCKS[1].replace('preset_config("mini"', 'preset_config("smoke"'), namespace)
+    assert namespace["chosen"].source == "official" and namespace["cfg"].batch_size == 128
+    assert [u.blocks for u in namespace["report"].units if u.blocks] == namespace["report"].scheme
+    monkeypatch.setattr(experiments, "compute", lambda *a, **k: pytest.fail("the README's cached run was computed"))
+    exec(BLOCKS[2], namespace)
+    assert namespace["record"]["top1"] > 80 and len(namespace["table"]) > 50
+
+
+def test_the_loss_only_method_of_how_to_extend(capsys):
+    namespace: dict = {}
+    try:
+        exec(BLOCKS[3], namespace)
+        top1 = float(capsys.readouterr().out.split()[-1])
+        assert top1 > 80, top1
+        report = namespace["report"]
+        # the loop optimised the L1 loss: units end below their round-to-nearest loss
+        better = [u.loss < u.loss_nearest for u in report.units if u.blocks]
+        assert sum(better) >= 0.75 * len(better)
+        # ...and the method's own loss was called by the loop
+        calls = []
+        l1 = namespace["l1_loss"]
+        methods.METHODS["brecq-l1"] = methods.Method("brecq-l1", loss=lambda p, t: calls.append(1) or l1(p, t))
+        spec = experiments.RunSpec("resnet18", "smoke", method="brecq-l1", iters=3)
+        assert spec.key() != experiments.RunSpec("resnet18", "smoke", method="brecq", iters=3).key()
+        from mrecg import PTQConfig, data, models, quantize
+        quantize(models.load("resnet18", "mini"), data.calibration_set(data.fashion_mnist("train"), 192, 0),
+                 PTQConfig.preset_config("smoke", method="brecq-l1", iters=3), progress=False)
+        assert len(calls) == 3 * 10  # 3 iterations in each of the 10 units (stem, 8 blocks, head)
+    finally:
+        methods.METHODS.pop("brecq-l1", None)
