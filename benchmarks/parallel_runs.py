@@ -1,7 +1,7 @@
 """Two quantization runs after each other (all threads each) vs side by side (one thread each).
 
 Prints the wall time of both ways and their ratio, measured in one process tree on this
-machine; `mrecg.study.run_specs` uses the side-by-side way on CPUs. Usage:
+machine; `mrecg.runner.run_specs` uses the side-by-side way on CPUs. Usage:
 
     python benchmarks/parallel_runs.py [--model mobilenetv2_x0.5] [--iters 200]
 """
@@ -16,7 +16,7 @@ import time
 import torch
 
 from mrecg.experiments import RunSpec
-from mrecg.study import run_specs
+from mrecg.runner import run_specs
 
 
 def main() -> None:
@@ -25,7 +25,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=200)
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    specs = [RunSpec(args.model, "mini", "brecq", 4, 4, seed, iters=args.iters) for seed in range(cores)]
+    specs = [RunSpec(args.model, "mini", method="brecq", w_bits=4, a_bits=4, seed=seed, iters=args.iters)
+             for seed in range(cores)]
     torch.set_num_threads(cores)
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         start = time.perf_counter()
