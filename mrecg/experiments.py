@@ -41,6 +41,7 @@ NUMERICAL_SOURCES = ("adaround", "blocks", "cache", "config", "data", "evaluatio
                      "methods", "modcap", "models", "ptq", "quantizer", "reconstruct", "schemes", "selection", "toy",
                      "units")
 KNOBS = {f.name for f in knobs()}
+NOT_RECORDS = ("manifest.json", "noise.json")  # files beside the records in results/<preset>/
 
 
 class ExperimentError(ValueError):
@@ -300,7 +301,7 @@ def load_records(results_dir: str | Path | None = None, preset: str | None = Non
     """Every readable record (unreadable ones are skipped with a warning naming the file)."""
     folder = paths.results_dir(results_dir)
     pattern = f"{preset}/*.json" if preset else "*/*.json"
-    records = [read_record(p) for p in sorted(folder.glob(pattern)) if p.name != "manifest.json"]
+    records = [read_record(p) for p in sorted(folder.glob(pattern)) if p.name not in NOT_RECORDS]
     return [r for r in records if r is not None]
 
 
