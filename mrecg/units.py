@@ -54,8 +54,6 @@ from .models import RESNET_LAYOUT, MiniResNet, ModelError
 from .quantizer import ActQuantizer
 
 FIRST_LAST_BITS = 8  # first and last layer weights, and the last layer's input activation
-
-
 POOL = "pool"  # the pooling element of a pooled-head chain (global average pool + flatten)
 
 
