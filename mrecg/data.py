@@ -242,27 +242,45 @@ def imagenet(root: str | os.PathLike, split: str = "val") -> Dataset:
 # ----------------------------------------------------------------------------- calibration
 
 
-def calibration_indices(dataset_size: int, n: int, seed: int) -> torch.Tensor:
-    """``n`` distinct indices drawn with ``seed`` (sorted, so reading is sequential on disk)."""
+def calibration_indices(dataset_size: int, n: int, seed: int, sort: bool = False) -> torch.Tensor:
+    """``n`` distinct indices drawn with ``seed``, in drawn order: the first ``k`` of them are a
+    uniform random draw of ``k`` for every ``k``, so callers may slice a calibration set, a
+    hold-out set or a range-initialisation prefix off one draw. ``sort=True`` returns them in
+    file order -- which is only a random draw per slice when the file order is itself random,
+    and class-ordered for ImageFolder."""
     if not 0 < n <= dataset_size:
         raise DataError(f"calibration size {n} must be in 1..{dataset_size} (the dataset size)")
     gen = torch.Generator().manual_seed(seed)
-    return torch.randperm(dataset_size, generator=gen)[:n].sort().values
+    idx = torch.randperm(dataset_size, generator=gen)[:n]
+    return idx.sort().values if sort else idx
 
 
 def calibration_set(dataset: Dataset, n: int, seed: int = 0, as_tensor: bool = True):
-    """Draw ``n`` calibration images with ``seed``.
+    """Draw ``n`` calibration images with ``seed``; every prefix of the answer is a random draw.
 
     ``as_tensor=True`` returns one N x C x H x W tensor (random augmentations inside the
     dataset's transform are drawn from a generator seeded with ``seed`` too, so the tensor is
     the same on every call). ``as_tensor=False`` returns a lazy :class:`~torch.utils.data.Subset`
     for the ImageNet scale, where 4096 decoded images would not need to sit in memory at once.
+
+    A :class:`TensorDataset` (Fashion-MNIST, the mini preset) keeps its images in file order:
+    the committed mini records were computed that way, and Fashion-MNIST's files are not
+    ordered by class, so its slices are class-balanced too. Any other dataset -- ImageFolder
+    lists images class by class -- gets the drawn order; as a tensor its files are still read in
+    file order (sequential on disk) and each image put at its drawn position.
     """
-    idx = calibration_indices(len(dataset), n, seed)
     if isinstance(dataset, TensorDataset):
+        idx = calibration_indices(len(dataset), n, seed, sort=True)
         return dataset.images[idx].clone() if as_tensor else Subset(dataset, idx.tolist())
+    idx = calibration_indices(len(dataset), n, seed)
     if not as_tensor:
         return Subset(dataset, idx.tolist())
+    out = None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return torch.stack([dataset[int(i)][0] for i in idx])
+        for position in idx.argsort().tolist():
+            image = dataset[int(idx[position])][0]
+            if out is None:
+                out = image.new_empty((n,) + tuple(image.shape))
+            out[position] = image
+    return out

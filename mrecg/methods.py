@@ -84,5 +84,6 @@ register(Method("brecq"))
 register(Method("qdrop", keep_prob=0.5))
 # MRECG on top of each baseline: the released code's hand-written merge schemes, its partition, and
 # the expanded batch. ModCap-selected merges (ours) are the same method with another `scheme`.
-register(Method("mrecg+brecq", selection="official", expanded_batch=True, baseline="brecq"))
-register(Method("mrecg+qdrop", keep_prob=0.5, selection="official", expanded_batch=True, baseline="qdrop"))
+register(Method("mrecg+brecq", selection="official", expanded_batch=True, joint_edges=True, baseline="brecq"))
+register(Method("mrecg+qdrop", keep_prob=0.5, selection="official", expanded_batch=True, joint_edges=True,
+                baseline="qdrop"))

@@ -1,8 +1,8 @@
 """The model zoo: the six networks of the paper's Table 1, in two variants.
 
 * ``paper``: torchvision's ImageNet models (``resnet18``, ``resnet50``, ``mobilenet_v2``), with
-  torchvision weights or a local checkpoint -- including BRECQ's released files, which the
-  paper quantized.
+  torchvision weights or a local checkpoint -- including BRECQ's released files and d-li14's
+  MobileNetV2 files (``mobilenetv2_{1.0,0.75,0.5,0.35}-*.pth``), which the paper quantized.
 * ``mini``: the same architectures for Fashion-MNIST (1 input channel, 10 classes), built from
   torchvision's own block classes with torchvision's stride pattern, so every block, stage
   boundary and merge scheme of the paper exists unit for unit. They see 32 x 32 inputs
@@ -160,22 +160,67 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
+@lru_cache(maxsize=None)
+def dli14_key_map() -> dict[str, str]:
+    """d-li14 MobileNetV2 checkpoint key -> torchvision state-dict key (a verified, explicit table).
+
+    d-li14's files (the released MRECG code's MobileNetV2 weights) number the layers inside each
+    inverted residual flatly like BRECQ's, but keep the last 1x1 conv as ``conv.*`` and the
+    classifier as a bare ``classifier.*``. The released code bridges those names by loading the
+    tensors by position; the table maps them by name. It does not depend on the width.
+    """
+    text = resources.files("mrecg").joinpath("resources", "dli14", "mobilenetv2_torchvision_map.json").read_text()
+    return json.loads(text)
+
+
+@lru_cache(maxsize=None)
+def dli14_shapes(name: str) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of d-li14's checkpoint for ``name`` (a MobileNetV2 width), in the file's order."""
+    text = resources.files("mrecg").joinpath("resources", "dli14", f"{name}.json").read_text()
+    return {k: tuple(v) for k, v in json.loads(text).items()}
+
+
+def _check_dli14_width(state: dict[str, torch.Tensor], name: str, path: Path) -> None:
+    """Shapes of a d-li14 file against its key list for ``name``; a file of another width is
+    named as such."""
+    shapes = dli14_shapes(name)
+    bad = next((k for k, v in state.items() if tuple(v.shape) != shapes[k]), None)
+    if bad is None:
+        return
+    found = tuple(state[bad].shape)
+    for other in NAMES[2:]:
+        theirs = dli14_shapes(other)
+        if other != name and all(tuple(v.shape) == theirs[k] for k, v in state.items()):
+            raise ModelError(
+                f"{path}: holds d-li14's {other} weights, not {name}'s (key {bad!r} has shape {found}, "
+                f"{name} expects {shapes[bad]}); load it as --model {other}"
+            )
+    raise ModelError(f"{path}: key {bad!r} has shape {found} but d-li14's {name} checkpoint has {shapes[bad]}")
+
+
 def load_state_file(model: nn.Module, name: str, path: str | Path) -> None:
-    """Load a plain torchvision state dict or a BRECQ checkpoint into ``model``.
+    """Load a torchvision state dict, a BRECQ checkpoint or a d-li14 MobileNetV2 file into ``model``.
 
     The format is told apart by key names, never by order: keys that are all torchvision's are
-    loaded as they are; keys that are all BRECQ's are renamed through :func:`brecq_key_map`.
-    ``num_batches_tracked`` buffers may be absent (BRECQ's files lack some of them).
+    loaded as they are; keys that are all BRECQ's are renamed through :func:`brecq_key_map`, all
+    d-li14's through :func:`dli14_key_map` (after a check of every shape against the file for
+    this width). ``num_batches_tracked`` buffers may be absent (BRECQ's files lack some of them).
     """
     path = Path(path)
     state = _read_state_dict(path)
     expected = model.state_dict()
-    if not set(state) <= set(expected):
-        mapping = brecq_key_map(name)
-        unknown = sorted(set(state) - set(mapping))
-        if unknown:
-            raise ModelError(f"{path}: key {unknown[0]!r} is neither torchvision's nor BRECQ's for {name}")
-        state = {mapping[k]: v for k, v in state.items()}
+    formats = {"torchvision": {k: k for k in expected}, "BRECQ": brecq_key_map(name)}
+    if name.startswith("mobilenetv2"):
+        formats["d-li14"] = dli14_key_map()
+    fmt = next((f for f, mapping in formats.items() if set(state) <= set(mapping)), None)
+    if fmt is None:
+        closest = max(formats.values(), key=lambda mapping: sum(k in mapping for k in state))
+        unknown = next(k for k in state if k not in closest)
+        known = " nor ".join(f"{f}'s" for f in formats)
+        raise ModelError(f"{path}: key {unknown!r} is neither {known} for {name}")
+    if fmt == "d-li14":
+        _check_dli14_width(state, name, path)
+    state = {formats[fmt][k]: v for k, v in state.items()}
     for key, tensor in expected.items():
         if key not in state:
             if key.endswith("num_batches_tracked"):
@@ -206,7 +251,8 @@ def load(name: str, preset: str = "mini", weights: str | Path | None = None) -> 
 
     ``mini``: the committed checkpoint (or ``weights``, a local file).
     ``paper``: ``weights`` is a torchvision enum name such as ``"IMAGENET1K_V1"`` (downloaded by
-    torchvision), a local state dict or BRECQ checkpoint, or None for random initialisation.
+    torchvision), a local state dict, BRECQ checkpoint or d-li14 MobileNetV2 file, or None for
+    random initialisation.
     """
     check_name(name, preset)
     model = build(name, preset)

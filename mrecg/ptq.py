@@ -152,9 +152,9 @@ def quantize(
     round_lambda = cfg.lambda_for(model_family(model))
     method = cfg.recipe
 
-    fp = build_chain(model).to(device)
-    q = build_chain(model, cfg.w_bits, cfg.a_bits).to(device)
-    units = partition(q, method.granularity, cfg.selection())
+    fp = build_chain(model, pooled_head=method.joint_edges).to(device)
+    q = build_chain(model, cfg.w_bits, cfg.a_bits, pooled_head=method.joint_edges).to(device)
+    units = partition(q, method.granularity, cfg.selection(), joint_edges=method.joint_edges)
     report.scheme = [list(u.blocks) for u in units if u.blocks and u.layer is None] if method.granularity == "block" else []
 
     store = CacheStore(cfg.cache_device, dtype)

@@ -84,13 +84,24 @@ def random_scheme(n_blocks: int, seed: int, merges: int | None = None) -> Scheme
 
 # ----------------------------------------------------------------------------- official schemes
 
-# The released configs list one label per reconstruction unit of MQBench's partition; equal
-# labels are reconstructed jointly. Their unit 0 is the stem for the ResNets (the lists have
-# 1 + blocks + 1 entries) and block 0 for MobileNetV2 (17 blocks + the last 1x1 conv): with that
-# reading the ResNet comments in the configs (layer1.1+layer2.0, ...) and the MobileNetV2 merges
-# read off the paper's loss figure (b2+b3, b5+b6, b8..b10, b11..b13, b15+b16) both hold.
-OFFICIAL_BLOCK_OFFSET = {"resnet18": 1, "resnet50": 1, "mobilenetv2": 0}
+# The released configs list one label per reconstruction unit of the released partition
+# (:func:`mrecg.units.partition` with ``joint_edges``); equal adjacent labels are reconstructed
+# jointly. Those units are: for the ResNets the stem, each block (the last one through the
+# pool) and ``fc`` (1 + blocks + 1 labels); for MobileNetV2 stem + block 0, blocks 1..16 and
+# last conv + classifier (17 + 1 labels). With that reading the ResNet comments in the configs
+# (layer1.1+layer2.0, ...) and the MobileNetV2 merges read off the paper's loss figure (b2+b3,
+# b5+b6, b8..b10, b11..b13, b15+b16) both hold.
 OFFICIAL_BLOCKS = {"resnet18": 8, "resnet50": 16, "mobilenetv2": 17}
+
+
+def released_unit_blocks(family: str) -> list[tuple[int, ...]]:
+    """Blocks in each unit of the released partition without merges, in network order."""
+    if family not in OFFICIAL_BLOCKS:
+        raise SchemeError(f"no released partition for {family}; it is known for {', '.join(OFFICIAL_BLOCKS)}")
+    blocks = [(b,) for b in range(OFFICIAL_BLOCKS[family])]
+    if family == "mobilenetv2":
+        return blocks + [()]  # stem joins block 0; last conv + classifier hold no block
+    return [()] + blocks + [()]  # stem; blocks (the last through the pool); fc
 
 
 def parse_label_list(text: str) -> list[int]:
@@ -100,16 +111,29 @@ def parse_label_list(text: str) -> list[int]:
     return [int(t) for t in re.findall(r"\d+", text)]
 
 
-def official_scheme(model_name: str) -> Scheme:
-    """The authors' hand-written scheme for ``model_name``, in our block indexing."""
-    family = "mobilenetv2" if model_name.startswith("mobilenetv2") else model_name
-    if family not in OFFICIAL_BLOCK_OFFSET:
-        raise SchemeError(f"no official scheme for {model_name}; they exist for resnet18, resnet50 and mobilenetv2")
+def official_labels(family: str) -> list[int]:
+    """The released config's label list for ``family``, one label per released unit."""
     text = resources.files("mrecg").joinpath("resources", "paper", "official_schemes.yaml").read_text()
     line = re.search(rf"^{family}:\s*\"([^\"]+)\"", text, re.M)
-    labels = parse_label_list(line.group(1))
-    offset, n_blocks = OFFICIAL_BLOCK_OFFSET[family], OFFICIAL_BLOCKS[family]
-    merges = {u - offset for u in range(len(labels) - 1) if labels[u] == labels[u + 1]}
-    if any(not 0 <= m < n_blocks - 1 for m in merges):
-        raise SchemeError(f"official scheme of {family} merges a unit that is not a block")
+    if line is None:
+        raise SchemeError(f"no official scheme for {family}; they exist for resnet18, resnet50 and mobilenetv2")
+    return parse_label_list(line.group(1))
+
+
+def official_scheme(model_name: str) -> Scheme:
+    """The authors' hand-written scheme for ``model_name``, in our block indexing: the labels
+    mapped onto the released units (:func:`released_unit_blocks`)."""
+    family = "mobilenetv2" if model_name.startswith("mobilenetv2") else model_name
+    if family not in OFFICIAL_BLOCKS:
+        raise SchemeError(f"no official scheme for {model_name}; they exist for resnet18, resnet50 and mobilenetv2")
+    labels, units = official_labels(family), released_unit_blocks(family)
+    if len(labels) != len(units):
+        raise SchemeError(f"official scheme of {family} has {len(labels)} labels for {len(units)} released units")
+    merges = set()
+    for u in range(len(units) - 1):
+        if labels[u] == labels[u + 1]:
+            if not units[u] or not units[u + 1]:
+                raise SchemeError(f"official scheme of {family} merges released unit {u} or {u + 1}, which holds no block")
+            merges.add(units[u][-1])
+    n_blocks = OFFICIAL_BLOCKS[family]
     return validate_scheme(scheme_from_merges(n_blocks, merges), n_blocks)

@@ -117,7 +117,7 @@ def test_model_family_comes_from_type_and_layout_not_block_counts():
         ["resnet18", "resnet50", "mobilenetv2"]
     assert model_family(models.build("resnet50", "paper")) == "resnet50"
     from torchvision.models.resnet import BasicBlock, ResNet
-    with pytest.raises(TypeError, match=r"stages \(4, 4, 4, 4\)"):
+    with pytest.raises(models.ModelError, match=r"BasicBlocks \(4, 4, 4, 4\)"):
         model_family(ResNet(BasicBlock, [4, 4, 4, 4]))  # 16 blocks, like ResNet-50, but not a known family
 
 
