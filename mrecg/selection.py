@@ -100,5 +100,5 @@ def select(
             mc = modcap.data_dependent(model, (losses or (lambda c: block_losses(model, calib, c, progress)))(cfg))
         chosen = schemes.top_k_scheme(mc.scores, cfg.k, mc.comparable)
     validate_scheme(chosen, n_blocks)
-    concrete = cfg.with_(scheme=tuple(tuple(g) for g in chosen))
+    concrete = cfg.with_(scheme=tuple(tuple(g) for g in chosen), k=None)  # the merges are now explicit
     return concrete, Selection(chosen, asked, asdict(mc) if mc is not None else None)
