@@ -106,8 +106,9 @@ class WeightQuantizer(nn.Module):
     sets it each step.
 
     :meth:`freeze` stores the quantized weight of a nearest or hard quantizer so that
-    evaluation does not recompute it every batch (same values, bit for bit); any change of
-    mode or of ``V`` through :meth:`init_adaround` drops it.
+    evaluation does not recompute it every batch (same values, bit for bit). It is used only
+    while the mode, the weight, the step, the zero point and ``V`` are the tensors it was computed
+    from, unchanged in place (storage and version counter, read on the host: no device sync).
     """
 
     def __init__(self, weight: torch.Tensor, bits: int):
@@ -119,6 +120,7 @@ class WeightQuantizer(nn.Module):
         self.register_buffer("scale", scale.reshape(view))
         self.register_buffer("zero", zero.reshape(view))
         self.register_buffer("frozen", None, persistent=False)
+        self._frozen_key: tuple | None = None
         self._mode = "nearest"
         self.v: nn.Parameter | None = None
         self.penalty: tuple[float, float] | None = None
@@ -148,20 +150,25 @@ class WeightQuantizer(nn.Module):
         if self.v is not None:
             self.mode = "hard"
 
+    def _key(self, weight: torch.Tensor) -> tuple:
+        tensors = (weight, self.scale, self.zero) + ((self.v,) if self.v is not None else ())
+        return (self._mode,) + tuple((t.data_ptr(), t._version) for t in tensors)
+
     def freeze(self, weight: torch.Tensor) -> None:
         """Keep ``self(weight)`` (nearest or hard rounding) instead of recomputing it per call."""
         if self.mode == "soft":
             raise RuntimeError("a soft (still optimised) rounding cannot be frozen; harden() it first")
         self.frozen = None
         with torch.no_grad():
-            self.frozen = self(weight)
+            frozen = self(weight)
+        self.frozen, self._frozen_key = frozen, self._key(weight)
 
     def rounding(self) -> torch.Tensor:
         """The offset added to ``floor(w / s)``: h(V) in [0, 1] when soft, {0, 1} when hard."""
         return rectified_sigmoid(self.v) if self.mode == "soft" else (self.v >= 0).to(self.v.dtype)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        if self.frozen is not None:
+        if self.frozen is not None and self._frozen_key == self._key(weight):
             return self.frozen
         if self.mode == "nearest":
             return fake_quantize(weight, self.scale, self.zero, self.bits)

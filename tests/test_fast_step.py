@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from mrecg import PTQConfig, data, evaluate, models, quantize
 from mrecg.adaround import WeightQuantizer, rectified_sigmoid
-from mrecg.depthwise import depthwise_conv2d
+from mrecg.depthwise import SMALL_MAP, depthwise_conv2d
 from mrecg.layers import QuantLayer, freeze
 from mrecg.quantizer import ActQuantizer, qrange
 from mrecg.reconstruct import batch_generator, recon_loss, reconstruct
@@ -98,7 +98,7 @@ def test_depthwise_gradients_equal_convolutions(size, stride, padding):
     assert torch.equal(y, ref)
     for got, want in zip(grads, expected):
         assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
-    small = size * size * y.shape[2] * y.shape[3] <= 1024
+    small = size * size * y.shape[2] * y.shape[3] <= SMALL_MAP
     assert (type(y.grad_fn).__name__ == "_DepthwiseConvBackward") == small
 
 
@@ -191,6 +191,10 @@ def test_freeze_is_bit_identical_and_dropped_when_rounding_changes():
         assert freeze(q) == len(q.layers())
         assert torch.equal(q(x), before)
     layer = q.layers()[3]
+    with torch.no_grad():
+        layer.wq.scale.mul_(2)  # an in-place change of what the frozen weight came from is seen
+        assert not torch.equal(q(x), before)
+        layer.wq.scale.div_(2)
     layer.wq.init_adaround(layer.weight)
     assert layer.wq.frozen is None and layer.wq.mode == "soft"
     with pytest.raises(RuntimeError, match="harden"):
