@@ -13,6 +13,7 @@ which, unlike a plain sigmoid, reaches exactly 0 and 1. The regulariser
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -107,8 +108,9 @@ class WeightQuantizer(nn.Module):
 
     :meth:`freeze` stores the quantized weight of a nearest or hard quantizer so that
     evaluation does not recompute it every batch (same values, bit for bit). It is used only
-    while the mode, the weight, the step, the zero point and ``V`` are the tensors it was computed
-    from, unchanged in place (storage and version counter, read on the host: no device sync).
+    while the weight, the step, the zero point and ``V`` are the tensors it was computed from,
+    unchanged in place (object identity and version counter, read on the host: no device sync),
+    and the mode is unchanged.
     """
 
     def __init__(self, weight: torch.Tensor, bits: int):
@@ -125,13 +127,16 @@ class WeightQuantizer(nn.Module):
         self.v: nn.Parameter | None = None
         self.penalty: tuple[float, float] | None = None
 
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "_frozen_key": None}  # weak references do not pickle; refreeze after
+
     @property
     def mode(self) -> str:
         return self._mode
 
     @mode.setter
     def mode(self, mode: str) -> None:
-        self._mode, self.frozen = mode, None
+        self._mode, self.frozen, self._frozen_key = mode, None, None
 
     def init_adaround(self, weight: torch.Tensor) -> None:
         """Start AdaRound with ``h(V)`` equal to the fractional part of ``w / s``, so the soft
@@ -150,9 +155,16 @@ class WeightQuantizer(nn.Module):
         if self.v is not None:
             self.mode = "hard"
 
-    def _key(self, weight: torch.Tensor) -> tuple:
-        tensors = (weight, self.scale, self.zero) + ((self.v,) if self.v is not None else ())
-        return (self._mode,) + tuple((t.data_ptr(), t._version) for t in tensors)
+    def _sources(self, weight: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (weight, self.scale, self.zero) + ((self.v,) if self.v is not None else ())
+
+    def _frozen_is_current(self, weight: torch.Tensor) -> bool:
+        """Whether the frozen weight came from these very tensors, unchanged in place since."""
+        key = self._frozen_key
+        sources = self._sources(weight)
+        return key is not None and len(key) == len(sources) and all(
+            ref() is t and version == t._version for (ref, version), t in zip(key, sources)
+        )
 
     def freeze(self, weight: torch.Tensor) -> None:
         """Keep ``self(weight)`` (nearest or hard rounding) instead of recomputing it per call."""
@@ -161,14 +173,15 @@ class WeightQuantizer(nn.Module):
         self.frozen = None
         with torch.no_grad():
             frozen = self(weight)
-        self.frozen, self._frozen_key = frozen, self._key(weight)
+        self.frozen = frozen
+        self._frozen_key = tuple((weakref.ref(t), t._version) for t in self._sources(weight))
 
     def rounding(self) -> torch.Tensor:
         """The offset added to ``floor(w / s)``: h(V) in [0, 1] when soft, {0, 1} when hard."""
         return rectified_sigmoid(self.v) if self.mode == "soft" else (self.v >= 0).to(self.v.dtype)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        if self.frozen is not None and self._frozen_key == self._key(weight):
+        if self.frozen is not None and self._frozen_is_current(weight):
             return self.frozen
         if self.mode == "nearest":
             return fake_quantize(weight, self.scale, self.zero, self.bits)

@@ -14,6 +14,8 @@ Activation steps are then learned (LSQ-style straight-through gradient) during r
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 
@@ -142,22 +144,25 @@ class ActQuantizer(nn.Module):
         self.observe = False
         self.initialized = False
         self.keep_prob = 1.0
-        self._zero_seen: tuple[int, int, float] | None = None  # (storage, version, value) of ``zero``
+        self._zero_seen: tuple[weakref.ref, int, float] | None = None  # (tensor, version, value) of ``zero``
 
     def bounds(self) -> tuple[float, float]:
         """``(qmin - z, qmax - z)`` as host numbers.
 
         The zero point is a buffer like the step, but unlike the step it is fixed once the range
         is initialised, so its value is read to the host once and reused while the buffer is
-        unchanged (same storage, same in-place version: ``copy_`` and ``load_state_dict`` bump
-        the version, ``.to()`` changes the storage). No read per step, hence no device sync.
+        unchanged (the same tensor object at the same in-place version: ``copy_`` and
+        ``load_state_dict`` bump the version, ``.to()`` makes a new tensor). No read per step, hence
+        no device sync.
         """
-        z = self.zero
-        key = (z.data_ptr(), z._version)
-        if self._zero_seen is None or self._zero_seen[:2] != key:
-            self._zero_seen = (*key, float(z))
+        z, seen = self.zero, self._zero_seen
+        if seen is None or seen[0]() is not z or seen[1] != z._version:
+            self._zero_seen = seen = (weakref.ref(z), z._version, float(z))
         qmin, qmax = qrange(self.bits)
-        return qmin - self._zero_seen[2], qmax - self._zero_seen[2]
+        return qmin - seen[2], qmax - seen[2]
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "_zero_seen": None}  # a weak reference does not pickle
 
     def set_bits(self, bits: int) -> None:
         qrange(bits)

@@ -21,6 +21,16 @@ from mrecg.units import build_chain
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One thread, as every run of a study uses: on a loaded 2-core machine two threads per op
+    measured 100-1000x slower (each parallel region waits for a descheduled thread)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _old():
     """The step of 6584a2a (benchmark-only code, loaded from its file: it is not package code)."""
     spec = importlib.util.spec_from_file_location("_old_step", REPO / "benchmarks" / "_old_step.py")
@@ -261,3 +271,21 @@ def test_smoke_run_top1_matches_the_old_step(fashion_test):
     assert abs(top_new - top_old) <= 0.2, (top_new, top_old)
     assert rep_new.unit_losses == pytest.approx(rep_old.unit_losses, rel=0.01)
     assert top_new > 50
+
+
+def test_quantized_model_with_frozen_weights_pickles_and_stays_correct(tmp_path):
+    torch.manual_seed(0)
+    q = build_chain(models.load("mobilenetv2_x0.5", "mini"), 4, 4)
+    for aq in q.modules():
+        if isinstance(aq, ActQuantizer):
+            aq.observe = True
+    x = torch.randn(16, 1, 32, 32)
+    with torch.no_grad():
+        q(x)
+        freeze(q)
+        before = q(x)
+    torch.save(q, tmp_path / "q.pt")
+    loaded = torch.load(tmp_path / "q.pt", weights_only=False)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), before)
+        assert all(layer.wq.frozen is not None for layer in loaded.layers())
