@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .adaround import WeightQuantizer
+from .depthwise import depthwise_conv2d
 from .quantizer import ActQuantizer
 
 ACTIVATIONS = {nn.ReLU: "relu", nn.ReLU6: "relu6"}
@@ -68,7 +69,9 @@ class QuantLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.quantized_weight()
-        if self.conv:
+        if self.is_depthwise:
+            y = depthwise_conv2d(x, w, self.bias, self.stride, self.padding, self.dilation)
+        elif self.conv:
             y = F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
         else:
             y = F.linear(x, w, self.bias)
@@ -81,6 +84,20 @@ class QuantLayer(nn.Module):
     def extra_repr(self) -> str:
         kind = f"conv{tuple(self.weight.shape)}" + (f" stride={self.stride[0]}" if self.conv else "")
         return f"{kind if self.conv else f'linear{tuple(self.weight.shape)}'}, act={self.act}"
+
+
+def freeze(module: nn.Module) -> int:
+    """Compute the quantized weight of every QuantLayer in ``module`` whose rounding is final
+    (nearest or hard) once, and reuse it in every later forward: bit-identical outputs, and
+    evaluation no longer re-quantizes every weight per batch. Soft (still optimised) layers are
+    left alone; re-initialising AdaRound or changing a quantizer's mode drops the stored weight.
+    Returns the number of layers frozen."""
+    frozen = 0
+    for layer in module.modules():
+        if isinstance(layer, QuantLayer) and layer.wq is not None and layer.wq.mode != "soft":
+            layer.wq.freeze(layer.weight)
+            frozen += 1
+    return frozen
 
 
 def quantize_sequence(seq: nn.Module, w_bits: int | None, a_bits: int | None) -> nn.Sequential:

@@ -14,6 +14,8 @@ Activation steps are then learned (LSQ-style straight-through gradient) during r
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 
@@ -82,33 +84,35 @@ class FakeQuantSTE(torch.autograd.Function):
     Straight-through rounding: d q / d x = 1 where round(x / s) is inside the grid, else 0;
     LSQ-style, d q / d s = q/s - x/s inside the grid and the clamp bound outside, so that
 
-        dL/ds = (sum(g * q) - sum(g * x * inside)) / s,    g = dL/dq.
+        dL/ds = sum(g * q) / s - sum(g * inside * x / s),    g = dL/dq.
 
-    Written as one Function whose backward is one fused kernel (``hardtanh_backward`` passes
-    ``g`` where x lies strictly inside the grid's rounding range) and two dot products; autograd's
-    own graph for the same formula records ~8 element-wise ops (bool masks and ``where`` among
-    them, which measure 5-20x slower than a multiply on this CPU) on the largest tensors of
-    the step.
+    ``scale`` is a tensor and is never read back to the host (on a GPU that would wait for the
+    device every step). ``lo`` and ``hi`` are the clamp bounds of ``round(x / s)``: ``qmin - z``
+    and ``qmax - z``, host numbers because the zero point ``z`` is fixed during reconstruction
+    (see :meth:`ActQuantizer.bounds`). Keeping ``t = x / s`` for the backward makes the mask a
+    comparison with those constants: ``hardtanh_backward`` passes ``g`` where lo - 1/2 < t <
+    hi + 1/2, one fused kernel. Autograd's own graph for the same formula records ~8 element-wise
+    ops (bool masks and ``where`` among them, which measure 5-20x slower than a multiply on this
+    CPU); bounds as tensors cost two more passes per call here (a clamp with tensor bounds
+    measured 5x slower than one with numbers, and the mask one more kernel).
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, scale: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-        # lo, hi: the clamp bounds of round(x / s), i.e. qmin - z and qmax - z
-        s = float(scale)
-        out = torch.mul(x, 1.0 / s).round_().clamp_(lo, hi).mul_(s)
-        ctx.save_for_backward(x, out)
-        ctx.bounds = ((lo - 0.5) * s, (hi + 0.5) * s, s)
+        t = torch.mul(x, scale.reciprocal())
+        out = torch.round(t).clamp_(lo, hi).mul_(scale)
+        ctx.save_for_backward(t, out, scale)
+        ctx.bounds = (lo - 0.5, hi + 0.5)
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x, out = ctx.saved_tensors
-        a, b, s = ctx.bounds
-        grad_x = torch.ops.aten.hardtanh_backward(grad, x, a, b)
+        t, out, scale = ctx.saved_tensors
+        grad_x = torch.ops.aten.hardtanh_backward(grad, t, *ctx.bounds)
         grad_s = None
         if ctx.needs_input_grad[1]:
-            g, o, xx, gx = grad.reshape(-1), out.reshape(-1), x.reshape(-1), grad_x.reshape(-1)
-            grad_s = (torch.dot(g, o) - torch.dot(gx, xx)) / s
+            g, o, tt, gx = grad.reshape(-1), out.reshape(-1), t.reshape(-1), grad_x.reshape(-1)
+            grad_s = torch.dot(g, o) / scale - torch.dot(gx, tt)
         return (grad_x if ctx.needs_input_grad[0] else None), grad_s, None, None
 
 
@@ -140,6 +144,25 @@ class ActQuantizer(nn.Module):
         self.observe = False
         self.initialized = False
         self.keep_prob = 1.0
+        self._zero_seen: tuple[weakref.ref, int, float] | None = None  # (tensor, version, value) of ``zero``
+
+    def bounds(self) -> tuple[float, float]:
+        """``(qmin - z, qmax - z)`` as host numbers.
+
+        The zero point is a buffer like the step, but unlike the step it is fixed once the range
+        is initialised, so its value is read to the host once and reused while the buffer is
+        unchanged (the same tensor object at the same in-place version: ``copy_`` and
+        ``load_state_dict`` bump the version, ``.to()`` makes a new tensor). No read per step, hence
+        no device sync.
+        """
+        z, seen = self.zero, self._zero_seen
+        if seen is None or seen[0]() is not z or seen[1] != z._version:
+            self._zero_seen = seen = (weakref.ref(z), z._version, float(z))
+        qmin, qmax = qrange(self.bits)
+        return qmin - seen[2], qmax - seen[2]
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "_zero_seen": None}  # a weak reference does not pickle
 
     def set_bits(self, bits: int) -> None:
         qrange(bits)
@@ -155,9 +178,7 @@ class ActQuantizer(nn.Module):
             self.scale.data.copy_(scale)
             self.zero.copy_(zero)
             self.initialized, self.observe = True, False
-        qmin, qmax = qrange(self.bits)
-        z = float(self.zero)
-        out = FakeQuantSTE.apply(x, self.scale, qmin - z, qmax - z)
+        out = FakeQuantSTE.apply(x, self.scale, *self.bounds())
         if self.keep_prob < 1.0 and self.training:
             out = mix(out, x, self.keep_prob)
         return out

@@ -17,6 +17,7 @@ QDrop: each element of the unit's input keeps its quantized value with probabili
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -25,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .adaround import BetaSchedule
-from .layers import QuantLayer
+from .layers import QuantLayer, freeze
 from .quantizer import ActQuantizer, mix
 
 
@@ -82,6 +83,20 @@ def cached_loss(module: nn.Module, x: torch.Tensor, target: torch.Tensor, device
     return total / len(x)
 
 
+def batch_generator(generator: torch.Generator, cache: torch.Tensor) -> torch.Generator:
+    """The generator that draws batch indices on the device the cache lives on.
+
+    ``generator`` itself when it is on that device (CPU caches: the same stream as always);
+    otherwise a generator on the cache's device seeded from one draw of ``generator`` -- one host
+    draw per unit, so the indices of a GPU cache are drawn, and the batch gathered, on the GPU.
+    """
+    where = cache.device
+    if generator.device.type == where.type and (where.type == "cpu" or generator.device == where):
+        return generator
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    return torch.Generator(where).manual_seed(seed)
+
+
 def reconstruct(
     module: nn.Module,
     x_q: torch.Tensor,
@@ -101,54 +116,71 @@ def reconstruct(
     on_trace: Callable[[int, float], None] | None = None,
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = recon_loss,
 ) -> Trace:
-    """Optimise ``module`` in place; return its loss trace. Rounding is hard afterwards."""
+    """Optimise ``module`` in place; return its loss trace. Rounding is hard (and frozen) afterwards.
+
+    ``loss(prediction, target)`` is the reconstruction term; the rounding regulariser's gradient
+    is added inside each layer's :class:`~mrecg.adaround.SoftRound` node. Nothing in the loop
+    reads a value back to the host: the trace is kept as tensors and converted once at the end,
+    where ``on_trace(t, reconstruction_loss)`` is called for each trace point. One Adam holds
+    both groups (rounding variables at ``w_lr``; activation steps at ``a_lr`` with cosine decay
+    to 0 over ``iters``, as ``CosineAnnealingLR``), in torch's fused implementation.
+    """
     layers, acts = quant_parameters(module)
     for p in module.parameters():
         p.requires_grad_(False)
     for layer in layers:
         layer.wq.init_adaround(layer.weight)
     v_params = [layer.wq.v for layer in layers]
-    a_params = [aq.scale for aq in acts if aq.enabled]
+    a_params = [aq.scale for aq in acts if aq.enabled] if a_lr > 0 else []
     for p in v_params + a_params:
         p.requires_grad_(True)
-    opt_w = torch.optim.Adam(v_params, lr=w_lr) if v_params else None
-    opt_a = torch.optim.Adam(a_params, lr=a_lr) if a_params and a_lr > 0 else None
-    sched_a = torch.optim.lr_scheduler.CosineAnnealingLR(opt_a, T_max=iters, eta_min=0.0) if opt_a else None
+    groups = ([dict(params=v_params, lr=w_lr)] if v_params else []) + ([dict(params=a_params, lr=a_lr)] if a_params else [])
+    opt = torch.optim.Adam(groups, fused=True) if groups else None
+    act_group = opt.param_groups[-1] if a_params else None
     beta = BetaSchedule(iters, warmup)
     for aq in acts:
         aq.keep_prob = keep_prob
     module.train()
-    trace = Trace()
+    gen = batch_generator(generator, x_q)
     n = len(x_q)
-    with flush_denormal():
-        for t in range(iters):
-            idx = torch.randperm(n, generator=generator)[:batch_size]
-            x = x_q[idx].to(device, torch.float32)
-            if keep_prob < 1.0:
-                x = mix(x, x_fp[idx].to(device, torch.float32), keep_prob)
-            rec = loss(module(x), target[idx].to(device, torch.float32))
-            reg = torch.zeros((), device=device)
-            if beta.active(t) and round_lambda > 0:
-                b = beta(t)
-                reg = round_lambda * sum(layer.wq.regularizer(b) for layer in layers)
-            for opt in (opt_w, opt_a):
-                if opt:
-                    opt.zero_grad(set_to_none=True)
-            (rec + reg).backward()
-            for opt in (opt_w, opt_a):
-                if opt:
-                    opt.step()
-            if sched_a:
-                sched_a.step()
-            if t % trace_every == 0 or t == iters - 1:
-                trace.points.append((t, rec.item(), reg.item()))
-                if on_trace:
-                    on_trace(t, rec.item())
+    points: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+    try:
+        with flush_denormal():
+            for t in range(iters):
+                idx = torch.randperm(n, generator=gen, device=gen.device)[:batch_size]
+                x = x_q[idx].to(device, torch.float32)
+                if keep_prob < 1.0:
+                    x = mix(x, x_fp[idx].to(device, torch.float32), keep_prob)
+                penalty = (round_lambda, beta(t)) if beta.active(t) and round_lambda > 0 else None
+                for layer in layers:
+                    layer.wq.penalty = penalty
+                rec = loss(module(x), target[idx].to(device, torch.float32))
+                if t % trace_every == 0 or t == iters - 1:
+                    with torch.no_grad():
+                        reg = (round_lambda * sum(layer.wq.regularizer(penalty[1]) for layer in layers)
+                               if penalty and layers else torch.zeros((), device=rec.device))
+                    points.append((t, rec.detach(), reg))
+                if opt is None:
+                    continue
+                opt.zero_grad(set_to_none=True)
+                rec.backward()
+                if act_group is not None:
+                    act_group["lr"] = a_lr * (1 + math.cos(math.pi * t / iters)) / 2
+                opt.step()
+    finally:
+        for layer in layers:
+            layer.wq.penalty = None
     for layer in layers:
         layer.wq.harden()
+    freeze(module)
     for aq in acts:
         aq.keep_prob = 1.0
     for p in v_params + a_params:
         p.requires_grad_(False)
     module.eval()
+    values = torch.stack([torch.stack((r, g)) for _, r, g in points]).tolist() if points else []
+    trace = Trace([(t, r, g) for (t, _, _), (r, g) in zip(points, values)])
+    if on_trace:
+        for t, r, _ in trace.points:
+            on_trace(t, r)
     return trace
