@@ -36,7 +36,7 @@ def measure(config: dict, preset: str, threads: int) -> dict:
     overrides = {k: v for k, v in config.items() if k != "model"}
     spec = RunSpec(config["model"], preset, **overrides)
     record = compute(spec, progress=False)
-    return {"key": spec.key(), "model": config["model"], **overrides, "cpu": cpu_model(), "threads": threads,
+    return {"key": spec.key(), "model": config["model"], **overrides, "cpu": cpu_model(), "threads": threads, "torch": torch.__version__,
             "top1": record["top1"], "unit_losses": [round(u["loss"], 6) for u in record["units"]],
             "fingerprint": record["code"]["fingerprint"], "seconds": record["seconds"]}
 
