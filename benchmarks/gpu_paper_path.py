@@ -41,6 +41,7 @@ from PIL import Image
 from torch import nn
 
 import mrecg.ptq
+import mrecg.selection
 from mrecg import PTQConfig, data, models
 
 PAPER_ITERS = 20_000
@@ -161,11 +162,11 @@ def main() -> None:
             for variant in args.variants.split(","):
                 calib_size, batch = sizes[variant]
                 calib_size = min(calib_size, n_calib)
-                extra = dict(scheme="official") if variant == "expanded" else {}
+                method = "mrecg+brecq" if variant == "expanded" else "brecq"  # the released schemes and partition
                 cfg = PTQConfig.preset_config(
-                    "paper", method="brecq", w_bits=w_bits, a_bits=a_bits, iters=args.iters, device=args.device,
+                    "paper", method=method, w_bits=w_bits, a_bits=a_bits, iters=args.iters, device=args.device,
                     cache_device=args.device, calib_size=calib_size, batch_size=min(batch, calib_size),
-                    holdout_size=holdout, **extra,
+                    holdout_size=holdout,
                 )
                 images = torch.cat([calib[:calib_size], calib[n_calib : n_calib + holdout]])
                 print(f"{name} {variant}: {calib_size} images, batch {cfg.batch_size}, {args.iters} iterations per unit",
@@ -174,6 +175,7 @@ def main() -> None:
                 if cuda:
                     torch.cuda.reset_peak_memory_stats()
                 start = time.perf_counter()
+                cfg, _ = mrecg.selection.select(model, images, cfg)
                 _, report = mrecg.ptq.quantize(model, images, cfg, progress=False)
                 seconds = time.perf_counter() - start
                 steps_s = sum(r["recon_s"] for r in meter.records)

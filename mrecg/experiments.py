@@ -49,13 +49,17 @@ class ExperimentError(ValueError):
 
 
 def _source_without_docstrings(path: Path) -> str:
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
+    """The source lines that are code: docstrings (found by the parser), blank lines and comment-only
+    lines left out. Plain text, so the fingerprint is the same under every Python version."""
+    text = path.read_text()
+    docs: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
                 isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+            docs.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return "\n".join(line.rstrip() for i, line in enumerate(text.splitlines(), 1)
+                     if i not in docs and line.strip() and not line.lstrip().startswith("#"))
 
 
 @lru_cache(maxsize=1)

@@ -81,7 +81,25 @@ def findings(preset: str = "mini") -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"mini-table": mini_table, "findings": findings}
+def step_lr_probe() -> str:
+    """The activation-step lr probe behind the mini preset (benchmarks/results/step_lr_probe_*.jsonl)."""
+    from mrecg import stats
+
+    rows = [json.loads(line) for p in sorted((README.parent / "benchmarks" / "results").glob("step_lr_probe_*.jsonl"))
+            for line in p.read_text().splitlines() if line.strip()]
+    lines = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = {(r["a_lr"], r["seed"]): r["top1"] for r in rows if r["model"] == model}
+        base = sorted({lr for lr, _ in mine})[0]
+        for lr in sorted({lr for lr, _ in mine} - {base}):
+            seeds = sorted(s for (a, s) in mine if a == lr and (base, s) in mine)
+            d = stats.paired([mine[(lr, s)] for s in seeds], [mine[(base, s)] for s in seeds])
+            bits = next(r["bits"] for r in rows if r["model"] == model)
+            lines.append(f"- {model} BRECQ W{bits.replace('/', 'A')}, step lr {lr:g} vs {base:g}: {d}")
+    return "\n".join(lines)
+
+
+BLOCKS = {"mini-table": mini_table, "findings": findings, "step-lr-probe": step_lr_probe}
 
 
 def render(text: str) -> str:

@@ -22,6 +22,8 @@ class StudyError(ValueError):
 
 
 PLANS = ("committed", "faithful")
+# preset values that changed after the committed run, pinned so that its records keep their keys
+COMMITTED_PINS = {"mini": {"a_lr": 4e-5}}
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class Study:
         return self.seeds if self.seeds is not None else tuple(default)
 
     def spec(self, model: str, **overrides) -> RunSpec:
-        return RunSpec(model, self.preset, data_root=self.data_root, device=self.device, **overrides)
+        pinned = COMMITTED_PINS.get(self.preset, {}) if self.plan == "committed" else {}
+        return RunSpec(model, self.preset, data_root=self.data_root, device=self.device, **{**pinned, **overrides})
 
     def mrecg(self, model: str, expanded: bool = True, ours: str | None = None) -> dict:
         """Overrides of an MRECG run in this plan: the released method (``ours``: our ModCap
