@@ -5,7 +5,9 @@ prints the median time per call in ms with the range:
   * Adam over the rounding variables of ResNet-18 (width 32) layer4.1 (2 x 256x256x3x3) and of a small unit:
     per-tensor (torch's default on CPU), foreach, fused (what ``reconstruct`` uses);
   * the weight gradient of a depthwise 3x3 convolution, batch 32: oneDNN's against ``mrecg.depthwise``'s matrix form;
-  * the regulariser's ``|u|^(beta - 2)`` over 590 k elements: ``pow`` against ``exp(log)``.
+  * the regulariser's ``|u|^(beta - 2)`` over 590 k elements: ``pow`` against ``exp(log)``;
+  * top-1 evaluation of W2A4 mini models on the Fashion-MNIST test set with the quantized weights frozen
+    (``mrecg.layers.freeze``) against re-quantized every batch.
 
     python benchmarks/step_parts.py [--n 20] [--repeats 5] [--threads 1]
 """
@@ -20,6 +22,8 @@ from typing import Callable
 import torch
 from torch.nn import functional as F
 
+import mrecg.evaluation
+from mrecg import PTQConfig, data, models, quantize
 from mrecg.depthwise import depthwise_conv2d
 
 
@@ -73,6 +77,24 @@ def main() -> None:
         "pow": lambda: u.abs().pow_(16.3),
         "exp(log)": lambda: u.abs().clamp_min_(1e-30).log_().mul_(16.3).exp_(),
     }, args.n, args.repeats), flush=True)
+    calib = data.calibration_set(data.fashion_mnist("train"), 512, seed=0)
+    loader = data.TensorLoader(data.fashion_mnist("test"), batch_size=500)
+    cfg = PTQConfig.preset_config("smoke", method="nearest", w_bits=2, a_bits=4)
+    freeze = mrecg.evaluation.freeze
+    for name in ("resnet18", "mobilenetv2_x0.5"):
+        q, _ = quantize(models.load(name, "mini"), calib, cfg, progress=False)
+
+        def run(frozen: bool, q=q) -> float:
+            for layer in q.layers():
+                layer.wq.mode = layer.wq.mode  # drops a frozen weight
+            mrecg.evaluation.freeze = freeze if frozen else (lambda module: 0)
+            try:
+                return mrecg.evaluate(q, loader)
+            finally:
+                mrecg.evaluation.freeze = freeze
+
+        print(f"evaluation, {name} W2A4 (10,000 images): "
+              + race({"frozen": lambda: run(True), "per batch": lambda: run(False)}, 1, args.repeats), flush=True)
 
 
 if __name__ == "__main__":

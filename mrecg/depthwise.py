@@ -9,7 +9,7 @@ their reconstruction step there. On small maps the same gradient is, per channel
 
 with ``S`` the constant 0/1 table of which input position ``p`` meets which output position
 ``l`` through kernel tap ``k``: one batched matrix product over the batch, one product with
-``S`` (0.04-0.08 ms for the shapes above). Larger maps keep oneDNN's kernel, which is fast there.
+``S``. Larger maps keep oneDNN's kernel, which is as fast there.
 Forward and input gradient are oneDNN's either way; the weight gradient is the same sum in
 another order (float rounding differs in the last bits).
 """
@@ -21,10 +21,10 @@ from functools import lru_cache
 import torch
 from torch.nn import functional as F
 
-# (output positions) x (input positions) up to which the matrix form is used: it wins from
-# 4x4 maps down (measured 0.04 vs 0.10 ms at 4x4, 0.10 vs 0.17 ms for 8x8 -> 4x4 with stride 2;
-# 0.39 vs 0.28 ms at 8x8, stride 1, so not there).
-SMALL_MAP = 1024
+# (output positions) x (input positions) up to which the matrix form is used: 2x2 and 1x1 maps, and
+# 4x4 with stride 2. benchmarks/step_parts.py (forward + weight gradient, 192 channels at 2x2: 0.26
+# vs 2.19 ms, 480 at 1x1: 0.24 vs 4.23 ms) found no gain at 4x4 stride 1 (256) or 8x8 stride 2 (1024).
+SMALL_MAP = 64
 
 Pair = tuple[int, int]
 

@@ -15,7 +15,8 @@ def evaluate(model: nn.Module, loader: Iterable, device: str | torch.device = "c
     """Top-1 accuracy in percent of ``model`` (put in eval mode) over ``(images, labels)`` batches.
 
     Quantized layers whose rounding is final get their quantized weights computed once
-    (:func:`~mrecg.layers.freeze`; bit-identical, about 10 % of an evaluation saved).
+    (:func:`~mrecg.layers.freeze`; bit-identical; 1-2 % of a mini evaluation in
+    ``benchmarks/step_parts.py``, more where weights are large against the batch's activations).
     """
     model.eval().to(device)
     freeze(model)

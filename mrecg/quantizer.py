@@ -178,7 +178,11 @@ class ActQuantizer(nn.Module):
             self.scale.data.copy_(scale)
             self.zero.copy_(zero)
             self.initialized, self.observe = True, False
-        out = FakeQuantSTE.apply(x, self.scale, *self.bounds())
+        lo, hi = self.bounds()
+        if torch.is_grad_enabled():
+            out = FakeQuantSTE.apply(x, self.scale, lo, hi)
+        else:  # inference: the same values in one buffer, nothing kept for a backward
+            out = torch.mul(x, self.scale.reciprocal()).round_().clamp_(lo, hi).mul_(self.scale)
         if self.keep_prob < 1.0 and self.training:
             out = mix(out, x, self.keep_prob)
         return out

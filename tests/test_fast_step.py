@@ -289,3 +289,14 @@ def test_quantized_model_with_frozen_weights_pickles_and_stays_correct(tmp_path)
     with torch.no_grad():
         assert torch.equal(loaded(x), before)
         assert all(layer.wq.frozen is not None for layer in loaded.layers())
+
+
+def test_inference_path_equals_the_training_node():
+    torch.manual_seed(0)
+    aq = ActQuantizer(3)
+    aq.observe = True
+    x = torch.randn(4000) * 2
+    aq(x)
+    with torch.no_grad():
+        fast = aq(x)
+    assert torch.equal(fast, aq(x)) and aq(x).grad_fn is not None and fast.grad_fn is None
