@@ -218,7 +218,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     from .reproduce import reproduce
 
     check_device(args.device)
-    reproduce(args.preset, args.device, args.data_root, args.results_dir, args.figures_dir, args.executed_dir,
+    reproduce(args.preset, args.device, args.cache_device, args.data_root, args.results_dir, args.figures_dir, args.executed_dir,
               args.seeds, args.force, args.recompute_stale, args.workers, notebooks=not args.compute_only,
               plan=args.plan)
 
@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="compute every missing run, then execute every notebook")
     p.add_argument("--preset", default="mini", choices=tuple(PRESETS))
     p.add_argument("--device", default="cpu")
+    p.add_argument("--cache-device", default="auto", help="auto (the device when the caches fit), cpu, disk, cuda[:N]")
     p.add_argument("--data-root", help="ImageNet root (paper preset)")
     p.add_argument("--results-dir", help="default: results/ of the repository")
     p.add_argument("--figures-dir", help="default: figures/<preset>/ of the repository")

@@ -76,7 +76,8 @@ class PTQConfig:
     seed: int = knob(0, "seed of the calibration draw and the reconstruction batches")
     device: str = knob("cpu", "where to compute: cpu or cuda[:N]")
     cache_dtype: str = knob("float32", "dtype of the reconstruction caches: float32 or float16")
-    cache_device: str = knob("cpu", "where the reconstruction caches live: cpu, disk or cuda[:N]")
+    cache_device: str = knob("auto", "where the reconstruction caches live: auto (the run's device when they fit), "
+                                     "cpu, disk or cuda[:N]")
     trace_every: int = knob(50, "record the loss every this many iterations")
     preset: str = field(default="custom", compare=False, metadata={"help": "preset name (label only)"})
 
@@ -107,7 +108,7 @@ class PTQConfig:
             raise ConfigError(f"round_lambda must be >= 0, got {self.round_lambda}")
         for name in ("device", "cache_device"):
             value = getattr(self, name)
-            allowed = ("cpu", "disk") if name == "cache_device" else ("cpu",)
+            allowed = ("auto", "cpu", "disk") if name == "cache_device" else ("cpu",)
             if value not in allowed and not re.fullmatch(r"cuda(:\d+)?", value):
                 raise ConfigError(f"{name} must be {' or '.join(repr(a) for a in allowed)} or cuda[:N], got {value!r}")
         if self.cache_dtype not in ("float32", "float16"):

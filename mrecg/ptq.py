@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .cache import CacheStore
+from .cache import CacheStore, estimate_bytes, placement
 from .config import ConfigError, PTQConfig
 from .quantizer import ActQuantizer
 from .reconstruct import cached_loss, flush_denormal, reconstruct, recon_loss
@@ -54,6 +54,7 @@ class PTQReport:
     errors: list[ElementError] = field(default_factory=list)
     scheme: list[list[int]] = field(default_factory=list)
     holdout: str = "held-out"
+    cache: str = ""  # where the reconstruction caches lived, and their estimated size
     seconds: float = 0.0
 
     @property
@@ -157,7 +158,12 @@ def quantize(
     units = partition(q, method.granularity, cfg.selection(), joint_edges=method.joint_edges)
     report.scheme = [list(u.blocks) for u in units if u.blocks and u.layer is None] if method.granularity == "block" else []
 
-    store = CacheStore(cfg.cache_device, dtype)
+    need = estimate_bytes(fp, calib[:1].to(device), len(calib), dtype)
+    where = placement(cfg.cache_device, device, need)
+    report.cache = f"{where}, about {need / 2**30:.2f} GiB"
+    if progress:
+        tqdm.write(f"reconstruction caches: {report.cache}")
+    store = CacheStore(where, dtype)
     q_in = fp_in = store.put(calib)
     held_q = held_fp = holdout.to(device, torch.float32)
     bar = tqdm(total=len(units), desc=f"{cfg.method} W{cfg.w_bits}A{cfg.a_bits}", disable=not progress)

@@ -32,6 +32,7 @@ from .figures import Study, StudyError
 PARAMETERS = {
     "preset": ("mini", "smoke | mini | paper"),
     "device": ("cpu", "cpu or cuda[:N]"),
+    "cache_device": ("auto", "auto: the device when the caches fit | cpu | disk | cuda[:N]"),
     "data_root": (None, "ImageNet root with train/ and val/ (paper preset only)"),
     "results_dir": (None, "None: results/ of the repository"),
     "figures_dir": (None, "None: figures/<preset>/ of the repository"),
@@ -59,7 +60,8 @@ def check_notebook_parameters(namespace: dict, allowed: dict = PARAMETERS) -> St
                      and not callable(v) and not type(v).__name__ == "module")
     if unknown:
         raise StudyError(f"unknown notebook parameter {unknown[0]!r}; parameters are {', '.join(allowed)}")
-    study = Study(namespace["preset"], namespace["seeds"], namespace["data_root"], namespace["device"])
+    study = Study(namespace["preset"], namespace["seeds"], namespace["data_root"], namespace["device"],
+                  cache_device=namespace["cache_device"])
     if study.preset == "paper" and not (study.data_root and Path(study.data_root, "val").is_dir()):
         raise StudyError("the paper preset needs ImageNet: pass -p data_root /path/to/imagenet (with train/ and val/)")
     return study
@@ -89,7 +91,7 @@ def say(message: str) -> None:
     print(f"[mrecg] {message}", file=sys.__stderr__ or sys.stderr, flush=True)
 
 
-def reproduce(preset: str = "mini", device: str = "cpu", data_root: str | None = None,
+def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "auto", data_root: str | None = None,
               results_dir: str | None = None, figures_dir: str | None = None, executed_dir: str | None = None,
               seeds=None, force: bool = False, recompute_stale: bool = False, workers: int | None = None,
               notebooks: bool = True, plan: str = "committed") -> dict:
@@ -99,7 +101,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", data_root: str | None =
     from . import experiments, runner
     from .figures import all_specs, toy
 
-    study = Study(preset, seeds, data_root, device, plan)
+    study = Study(preset, seeds, data_root, device, plan, cache_device)
     if plan != "committed" and notebooks:
         raise StudyError(f"the notebooks show the committed plan; compute the {plan} grid with --compute-only")
     results = paths.results_dir(results_dir)
@@ -136,7 +138,8 @@ def reproduce(preset: str = "mini", device: str = "cpu", data_root: str | None =
     for nb in figure_notebooks() if notebooks else []:
         t = time.perf_counter()
         say(f"executing {nb.stem}")
-        _execute(nb, executed / nb.name, dict(preset=preset, device=device, data_root=data_root,
+        _execute(nb, executed / nb.name, dict(preset=preset, device=device, cache_device=cache_device,
+                                               data_root=data_root,
                                                results_dir=str(results), figures_dir=str(figures),
                                                seeds=list(seeds) if seeds is not None else None,
                                                force=False, recompute_stale=False))

@@ -14,6 +14,7 @@
 # %% tags=["parameters"]
 preset = 'mini'          # smoke | mini | paper
 device = 'cpu'           # cpu or cuda[:N]
+cache_device = 'auto'    # auto: the device when the caches fit | cpu | disk | cuda[:N]
 data_root = None         # ImageNet root with train/ and val/ (paper preset only)
 results_dir = None       # None: results/ of the repository
 figures_dir = None       # None: figures/<preset>/ of the repository

@@ -13,6 +13,7 @@
 # %% tags=["parameters"]
 preset = 'mini'          # smoke | mini | paper
 device = 'cpu'           # cpu or cuda[:N]
+cache_device = 'auto'    # auto: the device when the caches fit | cpu | disk | cuda[:N]
 data_root = None         # ImageNet root with train/ and val/ (paper preset only)
 results_dir = None       # None: results/ of the repository
 figures_dir = None       # None: figures/<preset>/ of the repository
@@ -26,6 +27,6 @@ workers = None           # None: one process per core (CPU), one at a time (GPU)
 from mrecg import reproduce
 
 reproduce.check_notebook_parameters(globals(), reproduce.DRIVER_PARAMETERS)  # fails here, in one line
-summary = reproduce.reproduce(preset, device, data_root, results_dir, figures_dir, executed_dir, seeds, force,
-                              recompute_stale, workers)
+summary = reproduce.reproduce(preset, device, cache_device, data_root, results_dir, figures_dir, executed_dir, seeds,
+                              force, recompute_stale, workers)
 summary

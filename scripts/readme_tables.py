@@ -99,7 +99,24 @@ def step_lr_probe() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"mini-table": mini_table, "findings": findings, "step-lr-probe": step_lr_probe}
+def gpu_paper_path() -> str:
+    """The paper code path on a lent GPU (benchmarks/results/gpu_paper_path_*.jsonl), extrapolated to 20k."""
+    lines = ["| model | run | units | median step | peak GPU memory | peak host memory | hours at 20k iterations/unit |",
+             "|---|---|---|---|---|---|---|"]
+    for path in sorted((README.parent / "benchmarks" / "results").glob("gpu_paper_path_*.jsonl")):
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for run in (r for r in rows if "unit" not in r):
+            steps = sorted(r["step_ms"] for r in rows if r.get("unit") and r["model"] == run["model"]
+                           and r["variant"] == run["variant"])
+            name = "BRECQ 1024 / 32" if run["variant"] == "brecq" else "MRECG (released) 4096 / 256"
+            lines.append(f"| {run['model']} | {name} | {run['units']} | {steps[len(steps) // 2]:.1f} ms | "
+                         f"{run['max_peak_gpu_mb'] / 1024:.1f} GiB | {run['max_rss_mb'] / 1024:.1f} GiB | "
+                         f"{run['extrapolated_h_at_20k']:.2f} |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"mini-table": mini_table, "findings": findings, "step-lr-probe": step_lr_probe,
+          "gpu-paper-path": gpu_paper_path}
 
 
 def render(text: str) -> str:

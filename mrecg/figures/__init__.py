@@ -43,6 +43,7 @@ class Study:
     data_root: str | None = None
     device: str = "cpu"
     plan: str = "committed"
+    cache_device: str = "auto"
 
     def __post_init__(self):
         if self.preset not in PRESETS:
@@ -57,7 +58,8 @@ class Study:
 
     def spec(self, model: str, **overrides) -> RunSpec:
         pinned = COMMITTED_PINS.get(self.preset, {}) if self.plan == "committed" else {}
-        return RunSpec(model, self.preset, data_root=self.data_root, device=self.device, **{**pinned, **overrides})
+        return RunSpec(model, self.preset, data_root=self.data_root, device=self.device, cache_device=self.cache_device,
+                       **{**pinned, **overrides})
 
     def mrecg(self, model: str, expanded: bool = True, ours: str | None = None) -> dict:
         """Overrides of an MRECG run in this plan: the released method (``ours``: our ModCap
