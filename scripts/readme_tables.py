@@ -54,7 +54,7 @@ def findings(preset: str = "mini") -> str:
         per = ", ".join(f"{n['notebook'][:2]} {n.get('computed_run_seconds', 0):.0f} s" for n in c["notebooks"])
         lines.append(f"- **Computation** ({c.get('commit', 'unknown')[:7]}, {c['machine']}): {c['computed_runs']} runs, "
                      f"{c['total_wall_seconds']:.0f} s wall time; compute seconds of the runs each notebook added: {per}.")
-    everything = [r for m in (table1, table2, fig4, fig5, fig6, budget) for r in (records(m) or [])]
+    everything = {r["key"]: r for m in (table1, table2, fig4, fig5, fig6, budget) for r in (records(m) or [])}.values()
     stale = sum(is_stale(r) for r in everything)
     lines.append(f"- **Records:** {len(everything)} runs read, {stale} of them computed by other code than this "
                  f"checkout's (see Records). **{floor}**.")

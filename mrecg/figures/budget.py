@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import stats
+from .. import methods, stats
 from ..config import PRESETS
 from ..experiments import RunSpec
 from ..output import save_figure
@@ -38,7 +38,7 @@ def specs(study: Study) -> list[RunSpec]:
     for model in sweep["models"]:
         for it in sweep["iters"]:
             for method in ("brecq", "mrecg+brecq"):
-                extra = study.mrecg(model) if method == "mrecg+brecq" else {}
+                extra = study.mrecg(model) if methods.get(method).selection else {}
                 out += [study.spec(model, method=method, w_bits=2, a_bits=4, seed=s, iters=it, **extra)
                         for s in study.seeds_or(sweep["seeds"])]
     return out

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from .. import paper, stats
+from .. import methods, paper, stats
 from ..config import PRESETS
 from ..experiments import RunSpec
 from . import Study
@@ -39,7 +39,7 @@ def specs(study: Study) -> list[RunSpec]:
     for seed in study.seeds_or(sweep["seeds"]):
         for _, method, expand in ROWS:
             mrecg = study.mrecg(MODEL, expand)
-            if method == "brecq":  # the baseline, with MRECG's (expanded) sizes for "+ expanded batch"
+            if methods.get(method).selection is None:  # the baseline, with MRECG's sizes for "+ expanded batch"
                 full = study.spec(MODEL, method="mrecg+brecq", w_bits=w, a_bits=a, seed=seed, **mrecg).resolved()
                 mrecg = dict(calib_size=full.calib_size, batch_size=full.batch_size) if expand else {}
             out.append(study.spec(MODEL, method=method, w_bits=w, a_bits=a, seed=seed, **mrecg))
