@@ -111,10 +111,14 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     source, started = code_version(), time.perf_counter()
 
     per_notebook = all_specs(study)
-    first_seen: dict[str, str] = {}
+    first_seen: dict[str, str] = {}  # run (or the ModCap pass it needs) -> the first notebook that needs it
+    by_key: dict = {}
     for name, specs in per_notebook.items():
         for s in specs:
-            first_seen.setdefault(s.key(), name)
+            for needed in (s, s.modcap_pass()):
+                if needed is not None:
+                    first_seen.setdefault(needed.key(), name)
+                    by_key.setdefault(needed.key(), needed)
     specs = [s for group in per_notebook.values() for s in group]
     stored = [experiments.read_record(experiments.record_path(s, results))
               for s in {s.key(): s for s in specs}.values() if experiments.stored(s, results)]
@@ -124,7 +128,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
             f"{experiments.code_fingerprint()}): " + ("recomputing them" if recompute_stale else
                                                        "reading them; pass recompute_stale to recompute"))
     todo = runner.missing(specs, results, force, recompute_stale)
-    say(f"{preset}: {len(set(first_seen))} runs, {len(todo)} to compute")
+    say(f"{preset}: {len({s.key() for s in specs})} runs, {len(todo)} to compute (ModCap passes included)")
     t0 = time.perf_counter()
     if todo:
         runner.run_specs(todo, results, force or recompute_stale, workers, report=runner.terminal_reporter(f"{preset}: "))
@@ -144,8 +148,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
                                                seeds=list(seeds) if seeds is not None else None,
                                                force=False, recompute_stale=False))
         mine = [k for k, n in first_seen.items() if n == nb.stem and k in computed_keys]
-        seconds = [json.loads(experiments.record_path(s, results).read_text())["seconds"]
-                   for s in specs if s.key() in mine]
+        seconds = [json.loads(experiments.record_path(by_key[k], results).read_text())["seconds"] for k in mine]
         done.append({"notebook": nb.stem, "notebook_seconds": round(time.perf_counter() - t, 1),
                      "computed_runs": len(mine), "computed_run_seconds": round(sum(seconds), 1)})
     summary = {
