@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 from . import paths
 from .figures import Study, StudyError
@@ -94,16 +95,20 @@ def say(message: str) -> None:
 def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "auto", data_root: str | None = None,
               results_dir: str | None = None, figures_dir: str | None = None, executed_dir: str | None = None,
               seeds=None, force: bool = False, recompute_stale: bool = False, workers: int | None = None,
-              notebooks: bool = True, plan: str = "committed") -> dict:
+              notebooks: bool = True, plan: str = "committed", models: Sequence[str] | None = None) -> dict:
     """Compute what is missing, execute the notebooks, record the computation. Returns the
     summary that went into the manifest (or the re-plot record). ``plan="faithful"`` computes the
-    grid that will replace the committed one (only with ``notebooks=False`` until it does)."""
+    grid that will replace the committed one (only with ``notebooks=False`` until it does).
+    ``models`` computes only those models' runs, so that one grid can be split across machines
+    (whole models, so that every paired comparison is computed on one machine)."""
     from . import experiments, runner
     from .figures import all_specs, toy
 
     study = Study(preset, seeds, data_root, device, plan, cache_device)
     if plan != "committed" and notebooks:
         raise StudyError(f"the notebooks show the committed plan; compute the {plan} grid with --compute-only")
+    if models and notebooks:
+        raise StudyError("models splits a grid across machines; use it with --compute-only")
     results = paths.results_dir(results_dir)
     figures = paths.figures_dir(preset, figures_dir)
     executed = paths.executed_dir(preset, executed_dir)
@@ -111,6 +116,12 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     source, started = code_version(), time.perf_counter()
 
     per_notebook = all_specs(study)
+    if models:
+        known = {s.model for group in per_notebook.values() for s in group}
+        if unknown := sorted(set(models) - known):
+            raise StudyError(f"no run of the {plan} {preset} grid uses {', '.join(unknown)}; "
+                             f"its models are {', '.join(sorted(known))}")
+        per_notebook = {name: [s for s in group if s.model in models] for name, group in per_notebook.items()}
     first_seen: dict[str, str] = {}  # run (or the ModCap pass it needs) -> the first notebook that needs it
     by_key: dict = {}
     for name, specs in per_notebook.items():
@@ -133,10 +144,12 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     if todo:
         runner.run_specs(todo, results, force or recompute_stale, workers, report=runner.terminal_reporter(f"{preset}: "))
     compute_seconds = time.perf_counter() - t0
-    toy_path = toy.record_path(study, results, study.seeds_or((0,))[0])
-    toy_before = toy_path.read_bytes() if toy_path.is_file() else None
-    toy.experiment(study, results, force, recompute_stale)
-    computed_keys = {s.key() for s in todo} | ({"toy"} if toy_path.read_bytes() != toy_before else set())
+    computed_keys = {s.key() for s in todo}
+    if not models:  # the toy has no model: a split computation leaves it to the unsplit one
+        toy_path = toy.record_path(study, results, study.seeds_or((0,))[0])
+        toy_before = toy_path.read_bytes() if toy_path.is_file() else None
+        toy.experiment(study, results, force, recompute_stale)
+        computed_keys |= {"toy"} if toy_path.read_bytes() != toy_before else set()
 
     done = []
     for nb in figure_notebooks() if notebooks else []:
@@ -152,7 +165,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
         done.append({"notebook": nb.stem, "notebook_seconds": round(time.perf_counter() - t, 1),
                      "computed_runs": len(mine), "computed_run_seconds": round(sum(seconds), 1)})
     summary = {
-        **source, "plan": plan, "fingerprint": experiments.code_fingerprint(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **source, "plan": plan, **({"models": list(models)} if models else {}), "fingerprint": experiments.code_fingerprint(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{experiments.cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
         "workers": workers or (runner.default_workers(todo) if todo else None),
         "computed_runs": len(computed_keys), "stale_runs_read": 0 if recompute_stale else len(stale),
