@@ -100,7 +100,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     summary that went into the manifest (or the re-plot record). ``plan="faithful"`` computes the
     grid that will replace the committed one (only with ``notebooks=False`` until it does).
     ``models`` computes only those models' runs, so that one grid can be split across machines
-    (whole models, so that every paired comparison is computed on one machine)."""
+    (whole models, so that a model's paired comparisons share a machine when the split finishes)."""
     from . import experiments, runner
     from .figures import all_specs, toy
 
@@ -109,12 +109,6 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
         raise StudyError(f"the notebooks show the committed plan; compute the {plan} grid with --compute-only")
     if models and notebooks:
         raise StudyError("models splits a grid across machines; use it with --compute-only")
-    results = paths.results_dir(results_dir)
-    figures = paths.figures_dir(preset, figures_dir)
-    executed = paths.executed_dir(preset, executed_dir)
-    experiments.check_writable(results / preset)
-    source, started = code_version(), time.perf_counter()
-
     per_notebook = all_specs(study)
     if models:
         known = {s.model for group in per_notebook.values() for s in group}
@@ -122,6 +116,12 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
             raise StudyError(f"no run of the {plan} {preset} grid uses {', '.join(unknown)}; "
                              f"its models are {', '.join(sorted(known))}")
         per_notebook = {name: [s for s in group if s.model in models] for name, group in per_notebook.items()}
+    results = paths.results_dir(results_dir)
+    figures = paths.figures_dir(preset, figures_dir)
+    executed = paths.executed_dir(preset, executed_dir)
+    experiments.check_writable(results / preset)
+    source, started = code_version(), time.perf_counter()
+
     first_seen: dict[str, str] = {}  # run (or the ModCap pass it needs) -> the first notebook that needs it
     by_key: dict = {}
     for name, specs in per_notebook.items():

@@ -136,3 +136,11 @@ def test_cli_records_are_json_with_code_and_machine():
     assert run.returncode == 0, run.stderr
     record = json.loads(run.stdout)
     assert record["code"]["fingerprint"] and record["machine"]["cpu"]
+
+
+def test_splitting_a_grid_by_model_names_its_models_and_needs_compute_only(tmp_path):
+    one_line_error(mrecg("reproduce", "--preset", "smoke", "--plan", "faithful", "--compute-only", "--models", "resnet9",
+                         "--results-dir", tmp_path), "its models are mobilenetv2_x0.5, resnet18")
+    one_line_error(mrecg("reproduce", "--preset", "smoke", "--models", "resnet18", "--results-dir", tmp_path),
+                   "use it with --compute-only")
+    assert not any(tmp_path.iterdir())
