@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Compute part of a grid on a lent machine's CPU cores (one process per core, one thread each) and
-# bring the records back as $OUT/records.tgz; run it there with Fashion-MNIST in ./data.
-#   scripts/device_compute.sh SECONDS MODEL... (e.g. 480 resnet18)
-# Split by whole models, so that a model's paired comparisons share a machine when the split finishes;
-# each record names its machine's CPU and device. Runs in flight at SECONDS are lost; the finished ones are kept
-# (unpack them into results/: tar -C results -xzf records.tgz).
+# Compute part of the faithful mini grid on a lent machine and bring the records back as one archive,
+# $OUT/records-DEVICE.tgz (a lent machine returns only a few files). Run it there with Fashion-MNIST in ./data:
+#   scripts/device_compute.sh SECONDS DEVICE WORKERS MODEL...
+#   e.g. scripts/device_compute.sh 480 cpu 16 resnet18      (16 processes, one CPU thread each)
+#        scripts/device_compute.sh 480 cuda 6 mobilenetv2_x0.35   (6 processes sharing the GPU)
+# Two parts can run side by side (different models and devices; their workers together at most the cores).
+# Measured on an H200 machine (2026-11-27): MobileNetV2 x0.35 runs took 55-97 s each with 6 processes on the
+# GPU; ResNet-18's batch-256 MRECG runs 280-460 s each on one CPU core (16 processes).
+# Split by whole models, so that a model's paired comparisons share a machine when its part finishes;
+# each record names its machine's CPU and device. Runs in flight at SECONDS are lost, finished ones kept
+# (unpack them here: tar -C results -xzf records-DEVICE.tgz).
 set -u
-seconds=$1; shift
-export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+seconds=$1 device=$2 workers=$3; shift 3
+export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
 OUT=${OUT:-runs/device}
-mkdir -p "$OUT/results"
+part="$OUT/results-${device%%:*}"
+mkdir -p "$part"
 cores=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")
-python3 -c "import torch, platform; print('torch', torch.__version__, 'python', platform.python_version())"
-echo "cores: $cores"
+echo "$device x $workers on a machine with $cores cores: $*"
+OMP_NUM_THREADS=$(( cores / workers > 0 ? cores / workers : 1 )) \
 timeout -k 5 "$seconds" python3 -m mrecg.cli reproduce --preset mini --plan faithful --compute-only \
-    --results-dir "$OUT/results" --workers "$cores" --models "$@" 2>&1 | tee "$OUT/compute.log" | grep -v "^\[mrecg\] .*running" | tail -n 40
-# a lent machine returns a few files only: the records travel as one archive
-tar -C "$OUT/results" -czf "$OUT/records.tgz" mini && rm -r "$OUT/results"
-tar -tzf "$OUT/records.tgz" | grep -c json
+    --device "$device" --results-dir "$part" --workers "$workers" --models "$@" > "$part.log" 2>&1
+tail -n 3 "$part.log"
+mkdir -p "$part/mini"
+tar -C "$part" -czf "$OUT/records-${device%%:*}.tgz" mini && rm -r "$part"
+echo "$device: $(tar -tzf "$OUT/records-${device%%:*}.tgz" | grep -c json) records"
