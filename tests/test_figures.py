@@ -164,10 +164,12 @@ def test_every_committed_mini_record_is_wanted_and_every_wanted_run_is_committed
     from mrecg import paths
 
     wanted = {s.key() for specs in all_specs(MINI).values() for s in specs}
+    faithful = {needed.key() for specs in all_specs(Study("mini", plan="faithful")).values() for s in specs
+                for needed in (s, s.modcap_pass()) if needed is not None}  # computed beside the committed grid
     from mrecg.experiments import NOT_RECORDS
 
     stored = {p.stem for p in (paths.results_dir() / "mini").glob("*.json") if p.name not in NOT_RECORDS}
-    assert wanted == stored
+    assert wanted <= stored and stored <= wanted | faithful
 
 
 def test_the_scheduler_runs_longest_first_and_each_modcap_pass_once(tmp_path):
