@@ -31,7 +31,8 @@ from pathlib import Path
 import torch
 
 from mrecg import noise, paths, stats
-from mrecg.experiments import RunSpec, code_fingerprint, compute, read_record, record_path
+from mrecg.experiments import RunSpec, code_fingerprint, compute, is_stale, read_record, record_path
+from mrecg.fingerprint import computed_by
 
 OUT = Path(__file__).resolve().parent / "results" / "init_size_check.jsonl"
 
@@ -48,7 +49,7 @@ def base_record(spec: RunSpec, device: str, results: Path) -> tuple[dict, str]:
     """The run at the grid's initialisation: stored if computed on this device type, else computed."""
     record = read_record(record_path(spec, results))
     if record is not None and record["machine"].get("device", "cpu").startswith("cpu") == device.startswith("cpu") \
-            and record["code"]["fingerprint"] == code_fingerprint():
+            and not is_stale(record):
         return record, "the stored record"
     return compute(spec.with_(device=device), progress=False), "computed here"
 
@@ -68,7 +69,7 @@ def summary(rows: list[dict], floor: float) -> list[str]:
     """One line per configuration and device: the paired difference (larger init set minus the grid's)."""
     groups: dict[tuple, dict[int, dict]] = defaultdict(dict)
     for r in rows:
-        if r["fingerprint"] == r["fingerprint_base"] == code_fingerprint():
+        if computed_by(r["fingerprint"]) == computed_by(r["fingerprint_base"]) == code_fingerprint():
             groups[(r["model"], r["method"], r["bits"], r["init_size_base"], r["init_size"], r["device"])][r["seed"]] = r
     lines = []
     for (model, method, bits, before, after, device), by_seed in sorted(groups.items()):
@@ -105,7 +106,8 @@ def main() -> None:
         specs = list({s.key(): s for s in (spec.with_(seed=seed) for spec in specs for seed in args.seeds)}.values())
     if args.device == "cpu":
         torch.set_num_threads(1)  # as every run of the grid
-    done = {(r["key"], r["init_size"], r["device"].startswith("cpu"), r["fingerprint"]) for r in read_rows(args.out)}
+    done = {(r["key"], r["init_size"], r["device"].startswith("cpu"), computed_by(r["fingerprint"]))
+            for r in read_rows(args.out)}
     for spec in specs:
         size = args.init_size or spec.config().calib_size
         if (spec.key(), size, args.device.startswith("cpu"), code_fingerprint()) in done:
