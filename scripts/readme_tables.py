@@ -1,7 +1,9 @@
 """Rewrite the README's generated blocks from committed data, so its numbers cannot drift:
 
 * ``mini-table``: the mini checkpoints, from ``mrecg/checkpoints/mini/manifest.json``;
-* ``findings``: every notebook's verdict lines and the computation's cost, from ``results/mini/``.
+* ``findings``: every notebook's verdict lines and the computation's cost, from ``results/mini/``;
+* ``faithful-progress``: how much of the faithful grid (issue #13) is stored, and the paired verdicts of
+  its Table 1 cells that are complete -- interim evidence until the grid replaces the committed run.
 
     python scripts/readme_tables.py          # rewrite in place
     python scripts/readme_tables.py --check  # exit 1 if the README is stale
@@ -83,6 +85,53 @@ def findings(preset: str = "mini") -> str:
     return "\n".join(lines)
 
 
+def faithful_progress(preset: str = "mini", results_dir: str | None = None) -> str:
+    """The faithful grid so far: stored current records per notebook, and Table 1's complete cells
+    (every method and seed of the cell stored) with the same paired verdicts the notebook will show."""
+    from collections import Counter
+
+    from mrecg import experiments
+    from mrecg.figures import Study, all_specs, table1
+
+    results, study = paths.results_dir(results_dir), Study(preset, plan="faithful")
+    floor = noise.floor(paths.results_dir(), preset)
+
+    def current(spec) -> dict | None:
+        """The record computed by this code (or an equivalent fingerprint), else None."""
+        if not experiments.stored(spec, results, recompute_stale=True):
+            return None
+        return experiments.read_record(experiments.record_path(spec, results))
+
+    seen: set[str] = set()
+    counts = []
+    for name, specs in all_specs(study).items():
+        needed = [n for s in specs for n in (s, s.modcap_pass()) if n is not None and n.key() not in seen]
+        needed = list({n.key(): n for n in needed}.values())
+        seen |= {n.key() for n in needed}
+        counts.append((name, sum(experiments.stored(n, results, recompute_stale=True) for n in needed), len(needed)))
+    done, total = sum(c[1] for c in counts), sum(c[2] for c in counts)
+    lines = [f"- **Stored:** {done} of {total} records (runs and ModCap passes, each counted once, under the first "
+             "notebook that needs it): " + ", ".join(f"{n[:2]} {d}/{t}" for n, d, t in counts) + "."]
+    groups: dict = {}  # (model, bits, method, scheme) -> that row's records over the seeds, None where missing
+    for s in table1.specs(study):
+        groups.setdefault((s.model, f"W{s.w_bits}A{s.a_bits}", s.method, s.scheme), []).append(current(s))
+    complete = {g: rs for g, rs in groups.items() if all(rs)}
+    shown = [r for (m, b, method, scheme), rs in complete.items() for r in rs
+             if method not in table1.BASELINE_OF
+             or any(k[:2] == (m, b) and k[2] == table1.BASELINE_OF[method] for k in complete)]
+    pending = Counter((m, b) for (m, b, _, _), rs in groups.items() for r in rs if r is None)
+    if pending:
+        lines.append("- Table 1, runs still missing: " + ", ".join(f"{m} {b} {n}" for (m, b), n in pending.items())
+                     + ".")
+    if shown:
+        devices = Counter(r["machine"]["device"].split(":")[0] for r in shown)
+        lines.append(f"- Table 1, every MRECG row whose seeds and baseline's seeds are all stored ({len(shown)} runs: "
+                     + ", ".join(f"{n} on {d}" for d, n in sorted(devices.items())) + f"; {floor}):")
+        frame = table1.frame(shown, floor.points)
+        lines += [f"  - {line}" for line in table1.verdict_lines(frame, floor.points)]
+    return "\n".join(lines)
+
+
 def step_lr_probe() -> str:
     """The activation-step lr probe behind the mini preset (benchmarks/results/step_lr_probe_*.jsonl)."""
     from mrecg import stats
@@ -128,7 +177,7 @@ def init_size_check() -> str:
     return "\n".join(f"- {line}" for line in lines) or "- no rows computed by the current code"
 
 
-BLOCKS = {"mini-table": mini_table, "findings": findings, "step-lr-probe": step_lr_probe,
+BLOCKS = {"mini-table": mini_table, "findings": findings, "faithful-progress": faithful_progress, "step-lr-probe": step_lr_probe,
           "gpu-paper-path": gpu_paper_path, "init-size-check": init_size_check}
 
 
