@@ -75,29 +75,50 @@ def terminal_reporter(label: str = "") -> Callable[[Progress, int], None]:
 
 
 class Timing:
-    """Seconds per unit of :func:`estimated_cost` on this machine: the median over stored records
-    that the same CPU model and device type computed, refined by each run of the sweep as it ends."""
+    """Expected wall time of a run on this machine, from the records it computed (same CPU model,
+    platform, torch and device type): seconds per unit of :func:`estimated_cost`, the largest seen for
+    runs of the same model, method and batch (the cost model does not know that QDrop's drop or
+    merged units change a step's cost, and a loaded machine varies by up to 2x), else the median
+    over the same method and batch, else over all runs; refined by each run of the sweep as it ends."""
 
     def __init__(self, results_dir: str | os.PathLike, device: str):
+        import platform
+
+        import torch
+
         from .experiments import cpu_model
 
-        self.ratios: list[float] = []
+        here = (cpu_model(), platform.platform(), torch.__version__)
+        self.ratios: dict[tuple, list[float]] = {}
         for path in Path(results_dir).glob("*/*.json"):
             try:
                 record = json.loads(path.read_text())
                 machine, spec = record["machine"], RunSpec.from_dict(record["spec"])
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # noise files, manifests, records of other code's settings
-            if machine.get("cpu") == cpu_model() and machine.get("device", "cpu").startswith(device) \
-                    and record.get("seconds"):
-                self.ratios.append(record["seconds"] / estimated_cost(spec))
+            if (machine.get("cpu"), machine.get("platform"), machine.get("torch")) == here and \
+                    machine.get("device", "cpu").startswith("cpu" if device == "cpu" else "NVIDIA") and \
+                    record.get("seconds"):
+                self.add(spec, record["seconds"])
+
+    @staticmethod
+    def kind(spec: RunSpec) -> tuple:
+        cfg = spec.resolved()
+        return spec.model, cfg.method, cfg.batch_size
 
     def add(self, spec: RunSpec, seconds: float) -> None:
-        self.ratios.append(seconds / estimated_cost(spec))
+        self.ratios.setdefault(self.kind(spec), []).append(seconds / estimated_cost(spec))
 
     def seconds(self, spec: RunSpec) -> float | None:
         """The expected wall time of ``spec`` (None before any run was timed here)."""
-        return statistics.median(self.ratios) * estimated_cost(spec) if self.ratios else None
+        kind = self.kind(spec)
+        if kind in self.ratios:
+            return max(self.ratios[kind]) * estimated_cost(spec)
+        for similar in (lambda k: k[1:] == kind[1:], lambda k: True):  # the same method and batch, any run
+            ratios = [r for k, rs in self.ratios.items() if similar(k) for r in rs]
+            if ratios:
+                return statistics.median(ratios) * estimated_cost(spec)
+        return None
 
 
 def _run_in_worker(spec: RunSpec, results_dir: str, force: bool, threads: int) -> dict:

@@ -51,3 +51,19 @@ def test_reproduce_stops_after_and_records_what_is_left(tmp_path):
         reproduce("smoke", results_dir=str(tmp_path), stop_after=10)
     with pytest.raises(StudyError, match="positive number of minutes"):
         reproduce("smoke", results_dir=str(tmp_path), notebooks=False, stop_after=0)
+
+
+def test_timing_prefers_the_same_kind_of_run_then_the_same_method(tmp_path):
+    timing = runner.Timing(tmp_path, "cpu")  # no records: nothing known
+    brecq = RunSpec("resnet18", "mini", method="brecq", w_bits=2, a_bits=4)
+    assert timing.seconds(brecq) is None
+    cost = runner.estimated_cost(brecq)
+    timing.add(brecq, 100 * cost)
+    timing.add(brecq.with_(seed=1), 300 * cost)
+    assert timing.seconds(brecq) == pytest.approx(300 * cost)  # the slowest of its kind
+    other_model = RunSpec("mobilenetv2_x0.5", "mini", method="brecq", w_bits=2, a_bits=4)
+    assert timing.seconds(other_model) == pytest.approx(200 * runner.estimated_cost(other_model))  # same method: median
+    qdrop = RunSpec("mobilenetv2_x0.5", "mini", method="qdrop", w_bits=2, a_bits=4)
+    timing.add(RunSpec("resnet18", "mini", method="adaround", w_bits=2, a_bits=4),
+               1000 * runner.estimated_cost(RunSpec("resnet18", "mini", method="adaround", w_bits=2, a_bits=4)))
+    assert timing.seconds(qdrop) == pytest.approx(300 * runner.estimated_cost(qdrop))  # median of 100, 300, 1000
