@@ -43,7 +43,7 @@ def estimated_cost(spec: RunSpec) -> float:
 
 @dataclass
 class Progress:
-    """What a long sweep reports: runs done out of the total, an ETA, and what is running.
+    """What a long sweep reports: runs done out of the total and an ETA.
 
     The ETA sums the expected seconds of the runs not yet ended (:class:`Timing`, where this
     machine has records of every kind left) over the workers; without them it extrapolates the
@@ -54,7 +54,6 @@ class Progress:
     started: float = field(default_factory=time.perf_counter)
     cost_done: float = 0.0
     cost_left: float = 0.0
-    running: list[str] = field(default_factory=list)
     expected: dict[str, float] | None = None  # run key -> expected seconds, for the runs not ended
     began: dict[str, float] = field(default_factory=dict)  # run key -> when it started (perf_counter)
 
