@@ -85,10 +85,11 @@ def terminal_reporter(label: str = "") -> Callable[[Progress, int], None]:
 
 class Timing:
     """Expected wall time of a run on this machine, from the records that this code computed on it
-    in the given results folders (same CPU model, platform, torch and device type): seconds per unit of :func:`estimated_cost`, the largest seen for
-    runs of the same model, method and batch (the cost model does not know that QDrop's drop or
-    merged units change a step's cost, and a loaded machine varies by up to 2x), else the median
-    over the same method and batch, else over all runs; refined by each run of the sweep as it ends."""
+    in the given results folders (same CPU model, platform, torch and device type): seconds per unit
+    of :func:`estimated_cost`, the largest seen for runs of the same model, method and batch (the
+    cost model does not know that QDrop's drop or merged units change a step's cost, and a loaded
+    machine varies by up to 2x), else the median over the same method and batch, else over all
+    runs; refined by each run of the sweep as it ends."""
 
     def __init__(self, results_dir: str | os.PathLike, device: str, *more: str | os.PathLike):
         import platform
@@ -204,9 +205,9 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
     def next_spec() -> RunSpec | None:
         """The longest ready run that ends before the deadline (any, without one)."""
         for spec in ready:
-            expected = timing.seconds(spec) if timing else None
+            seconds = timing.seconds(spec) if timing else None
             if deadline is None or (time.time() < deadline and
-                                    (expected is None or time.time() + margin * expected <= deadline)):
+                                    (seconds is None or time.time() + margin * seconds <= deadline)):
                 ready.remove(spec)
                 progress.began[spec.key()] = time.perf_counter()
                 return spec
