@@ -4,7 +4,8 @@ A reconstruction step is too small to keep two CPU threads busy, so runs go one 
 one thread each (``benchmarks/parallel_runs.py`` measured 4.97x over running them after each other
 with two threads on 2 cores); GPU runs go one at a time. The runs a sweep needs are first split
 into the cached and the missing ones; the missing ones are scheduled longest-first (estimated
-from their configuration, so the pool does not idle at its tail on one long run), a
+from their configuration, so the pool does not idle at its tail on one long run; by group first
+where the caller groups them, :func:`schedule`), a
 data-dependent ModCap pass before the runs that need it, each distinct pass once. Every worker
 stores its record atomically as it finishes, so an interrupted sweep keeps every finished run; a
 sweep given a deadline (:func:`compute`) starts only runs expected to finish before it, so that a
@@ -174,11 +175,13 @@ def run_specs(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: b
 def compute(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: bool = False,
             workers: int | None = None, recompute_stale: bool = False,
             report: Callable[[Progress, int], None] | None = None, deadline: float | None = None,
-            margin: float = 1.15) -> list[RunSpec]:
+            margin: float = 1.15, group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
     """Compute the missing runs of ``specs`` (see :func:`run_specs`) and return those left undone.
 
     ``deadline`` (a ``time.time()``): start a run only when its expected wall time (:class:`Timing`,
-    times ``margin``) ends before it, the longest that fits first; runs that fit nowhere are left."""
+    times ``margin``) ends before it, the longest that fits first; runs that fit nowhere are left.
+    ``group``: runs of a lower group first (longest first within one), so that a computation cut
+    short leaves whole groups (e.g. a table's cells) rather than the longest run of each."""
     todo = missing(specs, results_dir, force, recompute_stale)
     if not todo:
         return []
@@ -187,19 +190,27 @@ def compute(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: boo
 
     device = "cpu" if todo[0].resolved().device == "cpu" else "cuda"
     timing = Timing(results_dir, device, repository_results())
-    return _compute(todo, str(results_dir), force or recompute_stale, workers, report, deadline, timing, margin)
+    return _compute(todo, str(results_dir), force or recompute_stale, workers, report, deadline, timing, margin,
+                    group)
+
+
+def schedule(specs: Iterable[RunSpec], group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
+    """The order runs start in: lower group first, longest first within a group (so the pool does
+    not idle at a group's tail on one long run)."""
+    return sorted(specs, key=lambda s: ((group(s) if group else 0), -estimated_cost(s)))
 
 
 def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
              report: Callable[[Progress, int], None] | None, deadline: float | None = None,
-             timing: Timing | None = None, margin: float = 1.15) -> list[RunSpec]:
+             timing: Timing | None = None, margin: float = 1.15,
+             group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
     needs = {s.key(): s.modcap_pass().key() for s in todo if s.modcap_pass() is not None}
     blocked = {k: p for k, p in needs.items() if p in {s.key() for s in todo}}
     cost = {s.key(): estimated_cost(s) for s in todo}
     expected = {s.key(): timing.seconds(s) for s in todo} if timing else {}
     progress = Progress(total=len(todo), cost_left=sum(cost.values()),
                         expected=expected if expected and None not in expected.values() else None)
-    ready = sorted((s for s in todo if s.key() not in blocked), key=lambda s: -cost[s.key()])
+    ready = schedule([s for s in todo if s.key() not in blocked], group)
     waiting = [s for s in todo if s.key() in blocked]
 
     def next_spec() -> RunSpec | None:
@@ -224,8 +235,7 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
         released = [s for s in waiting if blocked[s.key()] == spec.key()]
         for s in released:
             waiting.remove(s)
-        ready.extend(released)
-        ready.sort(key=lambda s: -cost[s.key()])
+        ready[:] = schedule(ready + released, group)
         if report:
             report(progress, workers)
 
@@ -252,5 +262,5 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
     return ready + waiting
 
 
-__all__ = ["Progress", "Timing", "compute", "default_workers", "estimated_cost", "missing", "run_specs",
+__all__ = ["Progress", "Timing", "compute", "default_workers", "estimated_cost", "missing", "run_specs", "schedule",
            "terminal_reporter"]
