@@ -95,25 +95,22 @@ def say(message: str) -> None:
 def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "auto", data_root: str | None = None,
               results_dir: str | None = None, figures_dir: str | None = None, executed_dir: str | None = None,
               seeds=None, force: bool = False, recompute_stale: bool = False, workers: int | None = None,
-              notebooks: bool = True, plan: str = "committed", models: Sequence[str] | None = None) -> dict:
+              notebooks: bool = True, models: Sequence[str] | None = None) -> dict:
     """Compute what is missing, execute the notebooks, record the computation. Returns the
-    summary that went into the manifest (or the re-plot record). ``plan="faithful"`` computes the
-    grid that will replace the committed one (only with ``notebooks=False`` until it does).
+    summary that went into the manifest (or the re-plot record).
     ``models`` computes only those models' runs, so that one grid can be split across machines
     (whole models, so that a model's paired comparisons share a machine when the split finishes)."""
     from . import experiments, runner
     from .figures import all_specs, toy
 
-    study = Study(preset, seeds, data_root, device, plan, cache_device)
-    if plan != "committed" and notebooks:
-        raise StudyError(f"the notebooks show the committed plan; compute the {plan} grid with --compute-only")
+    study = Study(preset, seeds, data_root, device, cache_device)
     if models and notebooks:
         raise StudyError("models splits a grid across machines; use it with --compute-only")
     per_notebook = all_specs(study)
     if models:
         known = {s.model for group in per_notebook.values() for s in group}
         if unknown := sorted(set(models) - known):
-            raise StudyError(f"no run of the {plan} {preset} grid uses {', '.join(unknown)}; "
+            raise StudyError(f"no run of the {preset} grid uses {', '.join(unknown)}; "
                              f"its models are {', '.join(sorted(known))}")
         per_notebook = {name: [s for s in group if s.model in models] for name, group in per_notebook.items()}
     results = paths.results_dir(results_dir)
@@ -165,7 +162,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
         done.append({"notebook": nb.stem, "notebook_seconds": round(time.perf_counter() - t, 1),
                      "computed_runs": len(mine), "computed_run_seconds": round(sum(seconds), 1)})
     summary = {
-        **source, "plan": plan, **({"models": list(models)} if models else {}), "fingerprint": experiments.code_fingerprint(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **source, **({"models": list(models)} if models else {}), "fingerprint": experiments.code_fingerprint(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{experiments.cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
         "workers": workers or (runner.default_workers(todo) if todo else None),
         "computed_runs": len(computed_keys), "stale_runs_read": 0 if recompute_stale else len(stale),

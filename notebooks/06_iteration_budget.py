@@ -11,7 +11,8 @@
 # **The learning rate belongs to the budget.** Adam moves each AdaRound variable by at most about its learning rate
 # per step, so lr x iterations bounds how many rounding decisions reconstruction can turn around (the paper: 1e-3 x
 # 20,000). The mini preset runs 1000 iterations per unit with a rounding lr of 1e-2 (`mrecg.config.PRESETS`, and the
-# probe behind it in the README). The committed `mini` run's MRECG is our data-dependent ModCap selection.
+# probe behind it in the README), and its activation-step lr is scaled by the same rule (4e-4). MRECG is the
+# released method.
 
 # %% tags=["parameters"]
 preset = 'mini'          # smoke | mini | paper

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compute part of the faithful mini grid on a lent machine and bring the records back as one archive,
+# Compute part of the mini grid on a lent machine and bring the records back as one archive,
 # $OUT/records-DEVICE.tgz (a lent machine returns only a few files). Run it there with Fashion-MNIST in ./data:
 #   scripts/device_compute.sh SECONDS DEVICE WORKERS MODEL...
 #   e.g. scripts/device_compute.sh 480 cpu 16 resnet18      (16 processes, one CPU thread each)
@@ -19,7 +19,7 @@ mkdir -p "$part"
 cores=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")
 echo "$device x $workers on a machine with $cores cores: $*"
 OMP_NUM_THREADS=$(( cores / workers > 0 ? cores / workers : 1 )) \
-timeout -k 5 "$seconds" python3 -m mrecg.cli reproduce --preset mini --plan faithful --compute-only \
+timeout -k 5 "$seconds" python3 -m mrecg.cli reproduce --preset mini --compute-only \
     --device "$device" --results-dir "$part" --workers "$workers" --models "$@" > "$part.log" 2>&1
 tail -n 3 "$part.log"
 mkdir -p "$part/mini"

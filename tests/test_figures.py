@@ -26,12 +26,12 @@ def test_every_figure_module_has_a_notebook_and_a_sweep_per_preset():
 
 def test_table2_rows_switch_one_component_at_a_time_and_reuse_table1_runs():
     specs = table2.specs(Study("mini", seeds=(0,)))
-    sizes = [(s.method, s.calib_size, s.batch_size, s.resolved().scheme) for s in specs]
-    assert sizes == [
-        ("brecq", 1024, 32, None),
-        ("mrecg+brecq", 1024, 32, "modcap:loss"),
-        ("brecq", 2048, 64, None),
-        ("mrecg+brecq", 2048, 64, "modcap:loss"),
+    sizes = [(s.method, s.calib_size, s.batch_size, s.resolved().scheme, s.w_bits, s.a_bits) for s in specs]
+    assert sizes == [  # the released scheme; the paper's expansion (x4 images, x8 batch); W3A3 at mini
+        ("brecq", 1024, 32, None, 3, 3),
+        ("mrecg+brecq", 1024, 32, "official", 3, 3),
+        ("brecq", 4096, 256, None, 3, 3),
+        ("mrecg+brecq", 4096, 256, "official", 3, 3),
     ]
     table1_keys = {s.key() for s in table1.specs(MINI)}
     assert specs[0].key() in table1_keys and specs[3].key() in table1_keys  # BRECQ and "+ both" are Table 1's
@@ -110,7 +110,8 @@ def test_fig5_claims_are_paired_per_seed():
 
 def test_budget_sweep_reuses_table1_runs_at_the_preset_iterations():
     specs = budget.specs(MINI)
-    table1_w2 = {s.key() for s in table1.specs(MINI) if s.w_bits == 2 and s.method in ("brecq", "mrecg+brecq")}
+    table1_w2 = {s.key() for s in table1.specs(MINI) if (s.w_bits, s.a_bits) == (2, 4)
+                 and s.method in ("brecq", "mrecg+brecq") and s.resolved().scheme in (None, "official")}
     assert table1_w2 <= {s.key() for s in specs}
     assert sorted({s.iters for s in specs}) == list(budget.SWEEP["mini"]["iters"])
 
@@ -163,7 +164,8 @@ def test_mini_preset_scales_both_learning_rates_with_its_short_budget():
 def test_every_committed_mini_record_is_wanted_and_every_wanted_run_is_committed():
     from mrecg import paths
 
-    wanted = {s.key() for specs in all_specs(MINI).values() for s in specs}
+    wanted = {needed.key() for specs in all_specs(MINI).values() for s in specs
+              for needed in (s, s.modcap_pass()) if needed is not None}  # the runs and the ModCap passes they need
     from mrecg.experiments import NOT_RECORDS
 
     stored = {p.stem for p in (paths.results_dir() / "mini").glob("*.json") if p.name not in NOT_RECORDS}

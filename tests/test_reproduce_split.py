@@ -8,9 +8,9 @@ from mrecg.reproduce import reproduce
 
 
 def test_a_split_computes_only_its_models_and_records_the_split(tmp_path):
-    summary = reproduce("smoke", results_dir=str(tmp_path), notebooks=False, plan="faithful", models=["resnet18"])
+    summary = reproduce("smoke", results_dir=str(tmp_path), notebooks=False, models=["resnet18"])
     records = [json.loads(p.read_text()) for p in (tmp_path / "smoke").glob("[0-9a-f]*.json")]
-    grid = {s.key() for group in all_specs(Study("smoke", plan="faithful")).values() for s in group
+    grid = {s.key() for group in all_specs(Study("smoke")).values() for s in group
             if s.model == "resnet18"}
     assert {r["spec"]["model"] for r in records} == {"resnet18"}
     assert grid <= {r["key"] for r in records}

@@ -20,15 +20,9 @@ from . import Study, method_label
 METHODS = ("adaround", "brecq", "qdrop", "mrecg+brecq", "mrecg+qdrop")
 BASELINE_OF = {"mrecg+brecq": "brecq", "mrecg+qdrop": "qdrop"}
 # Which cells (model, (w_bits, a_bits)) each preset fills, with how many seeds, and on which models our
-# ModCap-selected MRECG rows are added (``ours``). SWEEP: the committed run; FAITHFUL: its replacement.
-SWEEP = {
-    "smoke": dict(cells=(("resnet18", (4, 4)),), seeds=(0,)),
-    "mini": dict(cells=(("mobilenetv2_x0.5", (4, 4)), ("mobilenetv2_x0.5", (2, 4)), ("resnet18", (2, 4))),
-                 seeds=(0,)),
-    "paper": dict(cells=tuple((m, b) for m in NAMES for b in ((4, 4), (2, 4), (3, 3), (2, 2))), seeds=(0,)),
-}
+# ModCap-selected MRECG rows are added (``ours``).
 BITS = ((4, 4), (2, 4), (3, 3), (2, 2))
-FAITHFUL = {
+SWEEP = {
     "smoke": dict(cells=(("resnet18", (4, 4)),), seeds=(0,), ours=()),
     # every cell of the paper for the two models, and the other widths where BRECQ loses most (W2A2)
     "mini": dict(cells=tuple((m, b) for m in ("mobilenetv2_x0.5", "resnet18") for b in BITS)
@@ -39,7 +33,7 @@ FAITHFUL = {
 
 
 def specs(study: Study) -> list[RunSpec]:
-    sweep = study.sweep(SWEEP, FAITHFUL)
+    sweep = study.sweep(SWEEP)
     out = []
     for model, (w, a) in sweep["cells"]:
         runs = [(m, study.mrecg(model) if m in BASELINE_OF else {}) for m in METHODS]
