@@ -68,6 +68,22 @@ def check_notebook_parameters(namespace: dict, allowed: dict = PARAMETERS) -> St
     return study
 
 
+def notebook_setup(namespace: dict) -> tuple[Study, Path, Path, "noise.NoiseFloor"]:
+    """A figure notebook's first step after its parameters cell: the parameters checked (a bad or
+    unknown one fails here, in one line), plots drawn off-screen (the notebook shows the saved
+    files), the folders resolved from the repository, and the noise floor read and printed."""
+    import matplotlib
+
+    from . import noise
+
+    matplotlib.use("Agg")
+    study = check_notebook_parameters(namespace)
+    results = paths.results_dir(namespace["results_dir"])
+    floor = noise.floor(results, study.preset)
+    print(floor)
+    return study, results, paths.figures_dir(study.preset, namespace["figures_dir"]), floor
+
+
 def figure_notebooks(folder: str | os.PathLike | None = None) -> list[Path]:
     """The numbered notebooks (``00_*.ipynb`` ... ``99_*.ipynb``) in run order."""
     return sorted(Path(folder or paths.notebooks_dir()).glob("[0-9][0-9]_*.ipynb"))

@@ -25,19 +25,13 @@ force = False            # True: recompute every run instead of reading the cach
 recompute_stale = False  # True: recompute the runs that other code computed
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 from IPython.display import display
 
-from mrecg import noise, paths, reproduce, runner
+from mrecg import reproduce, runner
 from mrecg.figures import table1
 from mrecg.output import save_table
 
-study = reproduce.check_notebook_parameters(globals())  # a bad or unknown parameter fails here, in one line
-results_dir, figures_dir = paths.results_dir(results_dir), paths.figures_dir(preset, figures_dir)
-floor = noise.floor(results_dir, preset)
-print(floor)
+study, results_dir, figures_dir, floor = reproduce.notebook_setup(globals())  # a bad parameter fails here
 
 # %%
 records = runner.run_specs(table1.specs(study), results_dir, force, recompute_stale=recompute_stale)

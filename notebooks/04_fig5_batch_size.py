@@ -22,26 +22,20 @@ force = False            # True: recompute every run instead of reading the cach
 recompute_stale = False  # True: recompute the runs that other code computed
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 from IPython.display import Image, display
 
-from mrecg import noise, paths, reproduce, runner
+from mrecg import reproduce, runner
 from mrecg.figures import fig5
 from mrecg.output import save_table
 
-study = reproduce.check_notebook_parameters(globals())  # a bad or unknown parameter fails here, in one line
-results_dir, figures_dir = paths.results_dir(results_dir), paths.figures_dir(preset, figures_dir)
-floor = noise.floor(results_dir, preset)
-print(floor)
+study, results_dir, figures_dir, floor = reproduce.notebook_setup(globals())  # a bad parameter fails here
 
 # %%
 records = runner.run_specs(fig5.specs(study), results_dir, force, recompute_stale=recompute_stale)
 rows, summary = fig5.frame(records)
-paths_ = fig5.plot(rows, summary, figures_dir / "fig5_batch_size")
+files = fig5.plot(rows, summary, figures_dir / "fig5_batch_size")
 save_table(summary, figures_dir, "fig5_batch_size", title=f"BRECQ {study.bits(fig5.SWEEP)} top-1 per batch size")
-display(Image(str(paths_[0])))
+display(Image(str(files[0])))
 display(summary.style.format(precision=2))
 
 # %%

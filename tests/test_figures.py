@@ -42,6 +42,27 @@ def _record(method, batch, seed, top1, scheme=None):
             "top1": top1}
 
 
+def _table1_record(method, seed, top1, device="cpu", scheme=None):
+    return {"spec": {"model": "mobilenetv2_x0.5"}, "top1": top1, "fp_top1": 90.0,
+            "config": {"method": method, "w_bits": 2, "a_bits": 4, "seed": seed, "scheme": scheme},
+            "machine": {"device": device, "torch": "2.14.1+cu130"}}
+
+
+def test_table1_gains_are_paired_per_seed_and_name_the_machines_of_each_row():
+    records = [_table1_record("brecq", 0, 80.0), _table1_record("brecq", 1, 82.0),
+               _table1_record("mrecg+brecq", 0, 81.0, "NVIDIA H200"), _table1_record("mrecg+brecq", 1, 85.0),
+               _table1_record("mrecg+brecq", 0, 79.0, scheme="modcap:loss"),
+               _table1_record("mrecg+brecq", 1, 83.0, scheme="modcap:loss")]
+    table = table1.frame(records, floor=0.2).set_index("method")
+    released, ours = table.loc["mrecg+brecq"], table.loc["mrecg+brecq (ours: data-dependent ModCap)"]
+    assert (released.ours, released.gain_ours, ours.gain_ours) == pytest.approx((83.0, 2.0, 0.0))
+    assert (released.gain_lo, released.gain_hi) == pytest.approx((2.0 - 12.706, 2.0 + 12.706))  # differences 1, 3
+    assert released.verdict == "undecided" and released.seeds == 2
+    ref = paper.table1().set_index(["model", "w_bits", "a_bits", "method"]).top1
+    assert released.gain_paper == pytest.approx(ref["mobilenetv2_x0.5", 2, 4, "mrecg+brecq"] - ref["mobilenetv2_x0.5", 2, 4, "brecq"])
+    assert released.machines == "CPU, torch 2.14.1 + NVIDIA H200" and table.loc["brecq", "machines"] == "CPU, torch 2.14.1"
+
+
 def test_table2_gains_are_paired_per_seed_with_a_t_interval():
     records = [_record("brecq", 32, 0, 80.0), _record("brecq", 32, 1, 82.0),
                _record("mrecg+brecq", 32, 0, 81.0), _record("mrecg+brecq", 32, 1, 85.0),

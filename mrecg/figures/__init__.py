@@ -67,6 +67,14 @@ class Study:
         return f"W{w}A{a}"
 
 
+def machine_label(record: dict) -> str:
+    """Where a run was computed, as short as tells a grid's machines apart: the GPU's name, or the
+    CPU with its torch. The same run on two machines differs by up to the noise floor."""
+    machine = record.get("machine", {})
+    device = machine.get("device", "cpu")
+    return device if device != "cpu" else f"CPU, torch {machine.get('torch', '?').split('+')[0]}"
+
+
 def method_label(config: dict) -> str:
     """A run's method as the tables show it: the released methods by the paper's names, our
     ModCap-selected variants marked as ours."""
@@ -95,4 +103,4 @@ def all_specs(study: Study) -> dict[str, list[RunSpec]]:
     return {name: module.specs(study) for name, module in FIGURES.items() if hasattr(module, "specs")}
 
 
-__all__ = ["FIGURES", "Study", "StudyError", "all_specs", "expanded_sizes", "method_label"]
+__all__ = ["FIGURES", "Study", "StudyError", "all_specs", "expanded_sizes", "machine_label", "method_label"]

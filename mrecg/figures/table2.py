@@ -13,7 +13,7 @@ import pandas as pd
 from .. import methods, paper, stats
 from ..config import PRESETS
 from ..experiments import RunSpec
-from . import Study
+from . import Study, machine_label
 
 # (label, method, expanded batch): one component switched on at a time
 ROWS = (
@@ -52,8 +52,9 @@ def row_of(record: dict) -> str:
 
 def frame(records: Sequence[dict], floor: float) -> pd.DataFrame:
     """Per row: mean, spread and seeds of ours; the paired gain over BRECQ with its 95 % interval
-    and verdict; the paper's gain."""
-    df = pd.DataFrame({"row": row_of(r), "seed": r["config"]["seed"], "top1": r["top1"]} for r in records)
+    and verdict; the paper's gain; the machines that computed the row."""
+    df = pd.DataFrame({"row": row_of(r), "seed": r["config"]["seed"], "top1": r["top1"], "machine": machine_label(r)}
+                      for r in records)
     wide = df.pivot_table(index="seed", columns="row", values="top1")
     paper_gain = paper.table2_gains()
     out = []
@@ -63,7 +64,8 @@ def frame(records: Sequence[dict], floor: float) -> pd.DataFrame:
         d = stats.paired(a[seeds].tolist(), b[seeds].tolist())
         out.append({"row": label, "ours": wide[label].mean(), "ours_std": wide[label].std(),
                     "seeds": int(wide[label].count()), "gain_ours": d.mean, "gain_lo": d.lo, "gain_hi": d.hi,
-                    "gain_paper": paper_gain[label], "verdict": stats.verdict(d, floor) if label != "BRECQ" else ""})
+                    "gain_paper": paper_gain[label], "verdict": stats.verdict(d, floor) if label != "BRECQ" else "",
+                    "machines": " + ".join(sorted(set(df[df.row == label].machine)))})
     return pd.DataFrame(out)
 
 
