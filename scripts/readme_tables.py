@@ -58,6 +58,7 @@ def findings(preset: str = "mini") -> str:
     stale = sum(is_stale(r) for r in everything)
     lines.append(f"- **Records:** {len(everything)} runs read, {stale} of them computed by other code than this "
                  f"checkout's (see Records). **{floor}**.")
+    lines += machines(list(everything))
     t1 = table1.frame(records(table1), floor.points)
     lines += [f"- Table 1: {line}" for line in table1.verdict_lines(t1, floor.points)]
     t2 = table2.frame(records(table2), floor.points)
@@ -79,6 +80,28 @@ def findings(preset: str = "mini") -> str:
         lines.append(f"- Toy (00): total variation {m['block by block']:.1f} block by block, "
                      f"{m['capacity drops merged']:.1f} with the capacity-drop pairs merged.")
     return "\n".join(lines)
+
+
+def machines(records: list[dict], workers: int = 2) -> list[str]:
+    """Where the grid was computed, and what it costs from an empty cache on a 2-core CPU: the CPU
+    records' median seconds per unit of the scheduler's cost model, times the grid's cost."""
+    from statistics import median
+
+    from mrecg.experiments import RunSpec
+    from mrecg.figures import machine_label
+
+    runs: dict[str, list[float]] = {}
+    for r in records:
+        runs.setdefault(machine_label(r), []).append(r["seconds"])
+    where = "; ".join(f"{label}: {len(s)} runs, {sum(s) / 3600:.1f} h of run time" for label, s in sorted(runs.items()))
+    cost = {r["key"]: runner.estimated_cost(RunSpec.from_dict(r["spec"])) for r in records}
+    per_unit = [r["seconds"] / cost[r["key"]] for r in records if r["machine"].get("device", "cpu") == "cpu"]
+    if not per_unit:
+        return [f"- **Machines:** {where}."]
+    hours = median(per_unit) * sum(cost.values()) / workers / 3600
+    return [f"- **Machines:** {where}.",
+            f"- **From an empty cache** on a 2-core CPU (one run per core): about {hours:.0f} h, estimated from the "
+            f"CPU records' median seconds per unit of `mrecg.runner.estimated_cost`."]
 
 
 def step_lr_probe() -> str:
