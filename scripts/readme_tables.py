@@ -15,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from mrecg import noise, paths, runner
+from mrecg import noise, paths, runner, stats
 from mrecg.models import NAMES, mini_manifest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -63,10 +63,13 @@ def findings(preset: str = "mini") -> str:
     lines += [f"- Table 1: {line}" for line in table1.verdict_lines(t1, floor.points)]
     t2 = table2.frame(records(table2), floor.points)
     lines += [f"- Table 2: {line}" for line in table2.verdict_lines(t2, floor.points)]
-    for row in fig4.verdict(fig4.frame(records(fig4))).itertuples():
+    f4 = fig4.frame(records(fig4))
+    f4_claims = fig4.claims(f4)
+    for row in fig4.verdict(f4).itertuples():
         lines.append(f"- Fig. 4 ({row.model}): MRECG {row.MRECG:.2f}, rank {row.rank} of {row.of} against random "
                      f"schemes ({row.random_min:.2f}-{row.random_max:.2f}), BRECQ {row.BRECQ:.2f}; "
-                     f"{'on' if row.on_front else 'not on'} the Pareto front (one run each: descriptive).")
+                     f"{'on' if row.on_front else 'not on'} the Pareto front; MRECG minus a random scheme "
+                     f"{stats.explain(f4_claims[row.model], floor.points)}.")
     rows, _ = fig5.frame(records(fig5))
     lines += [f"- Fig. 5: {line}" for line in fig5.verdict_lines(rows, floor.points)]
     for row in fig6.claims(fig6.block_curves(records(fig6))).itertuples():

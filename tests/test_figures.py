@@ -113,6 +113,15 @@ def test_fig4_verdict_ranks_mrecg_among_random_schemes():
     assert (v["rank"], v["of"], v.random_median, bool(v.on_front)) == (2, 4, 81.0, False)
 
 
+def test_fig4_claim_is_mrecg_minus_each_random_scheme_with_the_interval_of_their_spread():
+    frame = pd.DataFrame({"model": ["m"] * 5, "kind": ["BRECQ", "MRECG", "random", "random", "random"],
+                          "top1": [80.0, 82.0, 81.0, 83.0, 79.0], "largest_unit": [1, 3, 3, 2, 2]})
+    d = fig4.claims(frame)["m"]
+    assert (d.mean, d.n) == (1.0, 3)  # differences 1, -1, 3
+    assert (d.lo, d.hi) == pytest.approx((1.0 - 4.303 * 2.0 / math.sqrt(3), 1.0 + 4.303 * 2.0 / math.sqrt(3)))
+    assert str(d).endswith("(95 %, 3 random schemes)") and stats.verdict(d, 0.3) == "undecided"
+
+
 def test_fig4_sweep_holds_brecq_mrecg_at_brecq_batch_and_seeded_random_schemes():
     specs = fig4.specs(MINI)
     assert [s.method for s in specs[:2]] == ["brecq", "mrecg+brecq"]
