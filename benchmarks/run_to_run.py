@@ -7,6 +7,11 @@ records you mix (each appends its rows; ``--merge FILE`` adds rows brought from 
 
     python benchmarks/run_to_run.py [--preset mini] [--threads 1 2] [--jobs N]
     python benchmarks/run_to_run.py --merge other_machine_rows.json
+    python benchmarks/run_to_run.py --records KEY ... [--threads 1]
+
+``--records`` takes stored records of the grid (computed elsewhere: another CPU, a GPU) and
+recomputes their specs here, so that each gives two rows of one configuration and code: the
+stored record's machine and this one.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 from mrecg import noise, paths
-from mrecg.experiments import RunSpec, compute, cpu_model
+from mrecg.experiments import RunSpec, compute, cpu_model, read_record, record_path
 from mrecg.storage import save_json
 
 # Table 1 cells of the mini grid: the two models and a cell with room
@@ -29,16 +34,34 @@ CONFIGS = (
 )
 
 
-def measure(config: dict, preset: str, threads: int) -> dict:
+def row(spec: RunSpec, record: dict, note: str) -> dict:
+    """One measurement: what ran (the configuration's key and fields) and where (from the record)."""
+    fields = {k: record["config"][k] for k in ("method", "w_bits", "a_bits", "seed")}
+    return {"key": spec.key(), "model": spec.model, **fields, **{k: record["machine"][k] for k in ("cpu", "threads", "torch")},
+            "device": record["machine"].get("device", "cpu"), "note": note, "top1": record["top1"],
+            "unit_losses": [round(u["loss"], 6) for u in record["units"]],
+            "fingerprint": record["code"]["fingerprint"], "seconds": record["seconds"]}
+
+
+def measure(spec: RunSpec, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    overrides = {k: v for k, v in config.items() if k != "model"}
-    spec = RunSpec(config["model"], preset, **overrides)
-    record = compute(spec, progress=False)
-    return {"key": spec.key(), "model": config["model"], **overrides, "cpu": cpu_model(), "threads": threads, "torch": torch.__version__,
-            "top1": record["top1"], "unit_losses": [round(u["loss"], 6) for u in record["units"]],
-            "fingerprint": record["code"]["fingerprint"], "seconds": record["seconds"]}
+    return row(spec, compute(spec.with_(device="cpu"), progress=False), "recomputed by benchmarks/run_to_run.py")
+
+
+def stored_rows(keys: list[str], preset: str) -> tuple[list[RunSpec], list[dict]]:
+    """The specs of stored records and a row for each, as its machine computed it."""
+    specs, rows = [], []
+    for key in keys:
+        record = read_record(paths.results_dir() / preset / f"{key}.json")
+        if record is None:
+            raise SystemExit(f"run_to_run: no readable record {key} in results/{preset}")
+        spec = RunSpec.from_dict(record["spec"])
+        assert record_path(spec, paths.results_dir()).stem == key
+        specs.append(spec)
+        rows.append(row(spec, record, "the stored record of the grid"))
+    return specs, rows
 
 
 def append(rows: list[dict], preset: str) -> None:
@@ -55,16 +78,21 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="measurements side by side (one thread count each)")
     parser.add_argument("--merge", help="a JSON file of rows measured elsewhere, to append")
     parser.add_argument("--out", help="write the new rows here instead of appending them")
+    parser.add_argument("--records", nargs="+", metavar="KEY", help="recompute these stored records here")
     args = parser.parse_args()
     if args.merge:
         append(json.loads(open(args.merge).read())["rows"], args.preset)
         return
-    jobs = [(c, args.preset, t) for t in args.threads for c in CONFIGS]
+    if args.records:
+        specs, rows = stored_rows(args.records, args.preset)
+    else:
+        specs, rows = [RunSpec(c["model"], args.preset, **{k: v for k, v in c.items() if k != "model"}) for c in CONFIGS], []
+    jobs = [(spec, t) for t in args.threads for spec in specs]
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        rows = list(pool.map(measure, *zip(*jobs)))
+        rows += list(pool.map(measure, *zip(*jobs)))
     for r in rows:
         print(f"{r['model']} {r['method']} W{r['w_bits']}A{r['a_bits']} seed {r['seed']}: {r['top1']:.2f} "
-              f"({r['cpu']}, {r['threads']} threads, {r['seconds']:.0f} s)", flush=True)
+              f"({r['cpu']}, {r['device']}, {r['threads']} threads, {r['seconds']:.0f} s)", flush=True)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         save_json({"rows": rows}, args.out)

@@ -43,7 +43,8 @@ def floor(results_dir: str | os.PathLike, preset: str) -> NoiseFloor:
     if not ranges:
         return NoiseFloor(0.0, f"not measured for the {preset} preset, so verdicts rest on the seed interval alone")
     worst = max(ranges, key=ranges.get)
-    variants = {(r["cpu"], r["threads"], r.get("torch"), r.get("note", "")) for v in by_config.values() for r in v}
+    variants = {(r["cpu"], r.get("device", "cpu"), r["threads"], r.get("torch"), r.get("note", ""))
+                for v in by_config.values() for r in v}
     return NoiseFloor(round(ranges[worst], 2), f"largest top-1 range of one configuration over {len(variants)} "
-                                                f"machine, thread, torch and kernel variants ({len(ranges)} "
+                                                f"machine, device, thread, torch and kernel variants ({len(ranges)} "
                                                 f"configurations measured, results/{preset}/{FILE})")
