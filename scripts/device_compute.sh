@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compute part of the mini grid on a lent machine and bring the records back as one archive,
 # $OUT/records-DEVICE.tgz (a lent machine returns only a few files). Run it there with Fashion-MNIST in ./data:
-#   scripts/device_compute.sh SECONDS DEVICE WORKERS MODEL...
+#   [PRESET=mini] scripts/device_compute.sh SECONDS DEVICE WORKERS MODEL...
 #   e.g. scripts/device_compute.sh 480 cpu 16 resnet18      (16 processes, one CPU thread each)
 #        scripts/device_compute.sh 480 cuda 6 mobilenetv2_x0.35   (6 processes sharing the GPU)
 # Two parts can run side by side (different models and devices; their workers together at most the cores).
@@ -19,9 +19,9 @@ mkdir -p "$part"
 cores=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")
 echo "$device x $workers on a machine with $cores cores: $*"
 OMP_NUM_THREADS=$(( cores / workers > 0 ? cores / workers : 1 )) \
-timeout -k 5 "$seconds" python3 -m mrecg.cli reproduce --preset mini --compute-only \
+timeout -k 5 "$seconds" python3 -m mrecg.cli reproduce --preset "${PRESET:-mini}" --compute-only \
     --device "$device" --results-dir "$part" --workers "$workers" --models "$@" > "$part.log" 2>&1
 tail -n 3 "$part.log"
-mkdir -p "$part/mini"
-tar -C "$part" -czf "$OUT/records-${device%%:*}.tgz" mini && rm -r "$part"
+mkdir -p "$part/${PRESET:-mini}"
+tar -C "$part" -czf "$OUT/records-${device%%:*}.tgz" "${PRESET:-mini}" && rm -r "$part"
 echo "$device: $(tar -tzf "$OUT/records-${device%%:*}.tgz" | grep -c json) records"
