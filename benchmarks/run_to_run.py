@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 from mrecg import noise, paths
-from mrecg.experiments import RunSpec, compute, cpu_model, read_record, record_path
+from mrecg.experiments import RunSpec, compute, read_record, record_path
 from mrecg.storage import save_json
 
 # Table 1 cells of the mini grid: the two models and a cell with room

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from mrecg import PTQConfig, data, evaluate, models, quantize
@@ -15,7 +14,7 @@ from mrecg.adaround import WeightQuantizer, rectified_sigmoid
 from mrecg.depthwise import SMALL_MAP, depthwise_conv2d
 from mrecg.layers import QuantLayer, freeze
 from mrecg.quantizer import ActQuantizer, qrange
-from mrecg.reconstruct import batch_generator, recon_loss, reconstruct
+from mrecg.reconstruct import batch_generator, reconstruct
 from mrecg.units import build_chain
 
 REPO = Path(__file__).resolve().parents[1]
