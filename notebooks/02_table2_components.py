@@ -22,7 +22,7 @@ force = False            # True: recompute every run instead of reading the cach
 recompute_stale = False  # True: recompute the runs that other code computed
 
 # %%
-from IPython.display import Image, display
+from IPython.display import display
 
 from mrecg import reproduce, runner
 from mrecg.figures import table2
