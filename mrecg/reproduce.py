@@ -24,10 +24,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import paths
 from .figures import Study, StudyError
+
+if TYPE_CHECKING:
+    from .noise import NoiseFloor
 
 # The parameters cell of every figure notebook, in this order (a test checks the notebooks).
 PARAMETERS = {
@@ -68,7 +71,7 @@ def check_notebook_parameters(namespace: dict, allowed: dict = PARAMETERS) -> St
     return study
 
 
-def notebook_setup(namespace: dict) -> tuple[Study, Path, Path, "noise.NoiseFloor"]:
+def notebook_setup(namespace: dict) -> tuple[Study, Path, Path, NoiseFloor]:
     """A figure notebook's first step after its parameters cell: the parameters checked (a bad or
     unknown one fails here, in one line), plots drawn off-screen (the notebook shows the saved
     files), the folders resolved from the repository, and the noise floor read and printed."""
