@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compute part of the mini grid on a lent machine and bring the records back as one archive,
-# $OUT/records-DEVICE.tgz (a lent machine returns only a few files). Run it there with Fashion-MNIST in ./data:
+# $OUT/records-DEVICE.tgz (a lent machine returns only a few files). Run it there with Fashion-MNIST in ./data
+# (here first: scripts/device_prepare.sh MODEL..., the call with carry=["data"], then device_prepare.sh --restore):
 #   [PRESET=mini] scripts/device_compute.sh SECONDS DEVICE WORKERS MODEL...
 #   e.g. scripts/device_compute.sh 480 cpu 16 resnet18      (16 processes, one CPU thread each)
 #        scripts/device_compute.sh 480 cuda 6 mobilenetv2_x0.35   (6 processes sharing the GPU)
