@@ -143,8 +143,19 @@ def gpu_paper_path() -> str:
     return "\n".join(lines)
 
 
+def init_size_check() -> str:
+    """Activation ranges initialised on the whole calibration set vs the grid's 256 images
+    (benchmarks/results/init_size_check.jsonl, current code only)."""
+    sys.path.insert(0, str(README.parent / "benchmarks"))
+    import init_size_check as check
+
+    rows = check.read_rows(check.OUT)
+    lines = check.summary(rows, noise.floor(paths.results_dir(), "mini").points)
+    return "\n".join(f"- {line}" for line in lines) or "- no rows computed by the current code"
+
+
 BLOCKS = {"mini-table": mini_table, "findings": findings, "step-lr-probe": step_lr_probe,
-          "gpu-paper-path": gpu_paper_path}
+          "gpu-paper-path": gpu_paper_path, "init-size-check": init_size_check}
 
 
 def render(text: str) -> str:
