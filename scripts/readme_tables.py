@@ -48,6 +48,12 @@ def findings(preset: str = "mini") -> str:
             return runner.run_specs(module.specs(study), results, workers=1) if runner.missing(
                 module.specs(study), results) == [] else None
 
+    from mrecg.figures import all_specs
+
+    every = {s.key(): s for group in all_specs(study).values() for s in group}
+    if missing := {s.key() for s in runner.missing(list(every.values()), results)} & set(every):
+        raise SystemExit(f"readme_tables: the {preset} grid is incomplete ({len(every) - len(missing)} of {len(every)} "
+                         f"runs stored); compute the rest with mrecg reproduce --preset {preset} --compute-only")
     lines = []
     manifest = json.loads((results / preset / "manifest.json").read_text())
     for c in manifest["computations"]:
