@@ -7,8 +7,8 @@ cannot matter cleared, where it ran left out), so a spec that spells out a defau
 key with one that does not. A second call returns the stored record; writes are atomic, so a
 killed run leaves no partial record and the rerun starts that run again.
 
-Each record says what computed it: the code fingerprint (:func:`code_fingerprint`, a hash of the
-package's numerical sources), the CPU model, the thread count, torch and the device. A record
+Each record says what computed it: the code fingerprint (:mod:`mrecg.fingerprint`, a hash of the
+package's numerical sources and the data they read), the CPU model, the thread count, torch and the device. A record
 whose fingerprint differs from the current code is *stale*: it is still read (and reported as
 such by ``mrecg reproduce``), and recomputed only when asked (``recompute_stale=True``), so
 that an edit never silently recomputes hours of work nor silently mixes old numbers with new.
@@ -16,7 +16,6 @@ that an edit never silently recomputes hours of work nor silently mixes old numb
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import platform
@@ -33,45 +32,15 @@ import torch
 from . import __version__, data, models, paths, selection
 from .config import ConfigError, PTQConfig, knobs
 from .evaluation import evaluate
+from .fingerprint import code_fingerprint, computed_by
 from .storage import save_json
 
-PACKAGE = Path(__file__).parent
-# The sources whose code determines a record's numbers (presentation, CLI and drivers are left out).
-NUMERICAL_SOURCES = ("adaround", "blocks", "cache", "config", "data", "evaluation", "experiments", "layers",
-                     "methods", "modcap", "models", "ptq", "quantizer", "reconstruct", "schemes", "selection", "toy",
-                     "units")
 KNOBS = {f.name for f in knobs()}
 NOT_RECORDS = ("manifest.json", "noise.json")  # files beside the records in results/<preset>/
 
 
 class ExperimentError(ValueError):
     """A bad spec or an unusable results folder; one line that names the fix."""
-
-
-def _source_without_docstrings(path: Path) -> str:
-    """The source lines that are code: docstrings (found by the parser), blank lines and comment-only
-    lines left out. Plain text, so the fingerprint is the same under every Python version."""
-    text = path.read_text()
-    docs: set[int] = set()
-    for node in ast.walk(ast.parse(text)):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
-                isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
-            docs.update(range(body[0].lineno, body[0].end_lineno + 1))
-    return "\n".join(line.rstrip() for i, line in enumerate(text.splitlines(), 1)
-                     if i not in docs and line.strip() and not line.lstrip().startswith("#"))
-
-
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """Hash of the numerical sources (comments and docstrings ignored) and of the mini checkpoints'
-    manifest: equal fingerprints mean the same code computed the numbers."""
-    h = hashlib.sha256()
-    for name in NUMERICAL_SOURCES:
-        h.update(name.encode() + _source_without_docstrings(PACKAGE / f"{name}.py").encode())
-    if models.MANIFEST.is_file():
-        h.update(models.MANIFEST.read_bytes())
-    return h.hexdigest()[:12]
 
 
 def cpu_model() -> str:
@@ -257,7 +226,7 @@ def read_record(path: Path) -> dict | None:
 
 def is_stale(record: dict) -> bool:
     """Whether other code computed ``record`` (records from before fingerprints count as other code)."""
-    return (record.get("code") or {}).get("fingerprint") != code_fingerprint()
+    return computed_by((record.get("code") or {}).get("fingerprint")) != code_fingerprint()
 
 
 def check_writable(folder: Path) -> None:

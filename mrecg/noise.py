@@ -36,9 +36,11 @@ def rows(results_dir: str | os.PathLike, preset: str) -> list[dict]:
 def floor(results_dir: str | os.PathLike, preset: str) -> NoiseFloor:
     """The largest top-1 range among runs of one configuration on different machines or thread
     counts (0 with a note where the preset has no measurement)."""
+    from .fingerprint import computed_by
+
     by_config: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows(results_dir, preset):  # the same configuration computed by the same code
-        by_config[(row["key"], row["fingerprint"])].append(row)
+        by_config[(row["key"], computed_by(row["fingerprint"]))].append(row)
     ranges = {k: max(r["top1"] for r in v) - min(r["top1"] for r in v) for k, v in by_config.items() if len(v) > 1}
     if not ranges:
         return NoiseFloor(0.0, f"not measured for the {preset} preset, so verdicts rest on the seed interval alone")

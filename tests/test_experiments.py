@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from mrecg import config, experiments
+from mrecg import config, experiments, fingerprint
 from mrecg.experiments import RunSpec, load_results, record_path, run
 
 SPEC = RunSpec("resnet18", preset="smoke", method="brecq", w_bits=4, a_bits=4, iters=5)
@@ -106,7 +106,7 @@ def test_records_say_what_computed_them_and_stale_ones_are_recomputed_only_when_
 
 
 def test_the_fingerprint_ignores_docstrings_but_not_code(tmp_path):
-    a = experiments._source_without_docstrings
+    a = fingerprint.source_without_docstrings
     (tmp_path / "x.py").write_text('"""doc"""\ndef f():\n    "why"\n\n    # note\n    return 1\n')
     (tmp_path / "y.py").write_text('"""other doc"""\ndef f():\n    return 1\n')
     (tmp_path / "z.py").write_text('def f():\n    return 2\n')
