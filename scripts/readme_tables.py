@@ -37,6 +37,7 @@ def mini_table() -> str:
 def findings(preset: str = "mini") -> str:
     """The committed run's verdicts, computed from its records exactly as the notebooks compute them."""
     from mrecg.experiments import code_fingerprint, is_stale
+    from mrecg.fingerprint import computed_by
     from mrecg.figures import Study, budget, fig4, fig5, fig6, table1, table2, toy
 
     results, study = paths.results_dir(), Study(preset)
@@ -57,7 +58,7 @@ def findings(preset: str = "mini") -> str:
     lines = []
     manifest = json.loads((results / preset / "manifest.json").read_text())
     for c in manifest["computations"]:
-        if c.get("fingerprint") != code_fingerprint():  # computations of a retired grid (its records deleted)
+        if computed_by(c.get("fingerprint")) != code_fingerprint():  # computations of a retired grid (its records deleted)
             continue
         per = ", ".join(f"{n['notebook'][:2]} {n.get('computed_run_seconds', 0):.0f} s" for n in c["notebooks"])
         lines.append(f"- **Computation** ({c.get('commit', 'unknown')[:7]}, {c['machine']}): {c['computed_runs']} runs, "
