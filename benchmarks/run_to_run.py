@@ -64,11 +64,16 @@ def stored_rows(keys: list[str], preset: str) -> tuple[list[RunSpec], list[dict]
     return specs, rows
 
 
-def append(rows: list[dict], preset: str) -> None:
-    path = paths.results_dir() / preset / noise.FILE
-    old = json.loads(path.read_text())["rows"] if path.is_file() else []
-    save_json({"about": __doc__.split("\n\n")[0], "rows": old + rows}, path)
-    print(noise.floor(paths.results_dir(), preset))
+ABOUT = ("Run-to-run variation: the same configuration and seed on other machines, devices, thread counts and CPU "
+         "kernels (benchmarks/run_to_run.py).")
+
+
+def append(rows: list[dict], preset: str, results_dir: str | None = None) -> None:
+    """Add rows to the preset's noise file, keeping its description and earlier rows."""
+    path = paths.results_dir(results_dir) / preset / noise.FILE
+    stored = json.loads(path.read_text()) if path.is_file() else {"about": ABOUT, "rows": []}
+    save_json({"about": stored.get("about", ABOUT), "rows": stored["rows"] + rows}, path)
+    print(noise.floor(paths.results_dir(results_dir), preset))
 
 
 def main() -> None:

@@ -114,17 +114,24 @@ def say(message: str) -> None:
 def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "auto", data_root: str | None = None,
               results_dir: str | None = None, figures_dir: str | None = None, executed_dir: str | None = None,
               seeds=None, force: bool = False, recompute_stale: bool = False, workers: int | None = None,
-              notebooks: bool = True, models: Sequence[str] | None = None) -> dict:
+              notebooks: bool = True, models: Sequence[str] | None = None, stop_after: float | None = None) -> dict:
     """Compute what is missing, execute the notebooks, record the computation. Returns the
     summary that went into the manifest (or the re-plot record).
     ``models`` computes only those models' runs, so that one grid can be split across machines
-    (whole models, so that a model's paired comparisons share a machine when the split finishes)."""
+    (whole models, so that a model's paired comparisons share a machine when the split finishes).
+    ``stop_after`` (minutes): start no run expected to end later; the rest is left for a later call."""
     from . import experiments, runner
     from .figures import all_specs, toy
 
     study = Study(preset, seeds, data_root, device, cache_device)
     if models and notebooks:
         raise StudyError("models splits a grid across machines; use it with --compute-only")
+    if stop_after is not None and notebooks:
+        raise StudyError("stop_after leaves runs uncomputed, which the notebooks would compute; use it with "
+                         "--compute-only")
+    if stop_after is not None and stop_after <= 0:
+        raise StudyError(f"stop_after must be a positive number of minutes, got {stop_after:g}")
+    deadline = time.time() + 60 * stop_after if stop_after is not None else None
     per_notebook = all_specs(study)
     if models:
         known = {s.model for group in per_notebook.values() for s in group}
@@ -157,11 +164,14 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     todo = runner.missing(specs, results, force, recompute_stale)
     say(f"{preset}: {len({s.key() for s in specs})} runs, {len(todo)} to compute (ModCap passes included)")
     t0 = time.perf_counter()
-    if todo:
-        runner.run_specs(todo, results, force or recompute_stale, workers, report=runner.terminal_reporter(f"{preset}: "))
+    left = runner.compute(todo, results, force or recompute_stale, workers, report=runner.terminal_reporter(
+        f"{preset}: "), deadline=deadline) if todo else []
     compute_seconds = time.perf_counter() - t0
-    computed_keys = {s.key() for s in todo}
-    if not models:  # the toy has no model: a split computation leaves it to the unsplit one
+    if left:
+        say(f"{len(left)} runs left for a later call (the same command): started, they were not expected to end "
+            f"within the {stop_after:g} minutes")
+    computed_keys = {s.key() for s in todo} - {s.key() for s in left}
+    if not models and not left:  # the toy has no model: a split computation leaves it to the unsplit one
         toy_path = toy.record_path(study, results, study.seeds_or((0,))[0])
         toy_before = toy_path.read_bytes() if toy_path.is_file() else None
         toy.experiment(study, results, force, recompute_stale)
@@ -184,7 +194,8 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
         **source, **({"models": list(models)} if models else {}), "fingerprint": experiments.code_fingerprint(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{experiments.cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
         "workers": workers or (runner.default_workers(todo) if todo else None),
-        "computed_runs": len(computed_keys), "stale_runs_read": 0 if recompute_stale else len(stale),
+        "computed_runs": len(computed_keys), **({"runs_left": len(left)} if left else {}),
+        "stale_runs_read": 0 if recompute_stale else len(stale),
         "compute_wall_seconds": round(compute_seconds, 1),
         "total_wall_seconds": round(time.perf_counter() - started, 1), "notebooks": done,
     }

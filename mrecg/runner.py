@@ -6,12 +6,16 @@ with two threads on 2 cores); GPU runs go one at a time. The runs a sweep needs 
 into the cached and the missing ones; the missing ones are scheduled longest-first (estimated
 from their configuration, so the pool does not idle at its tail on one long run), a
 data-dependent ModCap pass before the runs that need it, each distinct pass once. Every worker
-stores its record atomically as it finishes, so an interrupted sweep keeps every finished run.
+stores its record atomically as it finishes, so an interrupted sweep keeps every finished run; a
+sweep given a deadline (:func:`compute`) starts only runs expected to finish before it, so that a
+machine lent for a few hours spends none of them on a run that will be cut off.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import statistics
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -70,6 +74,53 @@ def terminal_reporter(label: str = "") -> Callable[[Progress, int], None]:
     return report
 
 
+class Timing:
+    """Expected wall time of a run on this machine, from the records it computed (same CPU model,
+    platform, torch and device type): seconds per unit of :func:`estimated_cost`, the largest seen for
+    runs of the same model, method and batch (the cost model does not know that QDrop's drop or
+    merged units change a step's cost, and a loaded machine varies by up to 2x), else the median
+    over the same method and batch, else over all runs; refined by each run of the sweep as it ends."""
+
+    def __init__(self, results_dir: str | os.PathLike, device: str):
+        import platform
+
+        import torch
+
+        from .experiments import cpu_model
+
+        here = (cpu_model(), platform.platform(), torch.__version__)
+        self.ratios: dict[tuple, list[float]] = {}
+        for path in Path(results_dir).glob("*/*.json"):
+            try:
+                record = json.loads(path.read_text())
+                machine, spec = record["machine"], RunSpec.from_dict(record["spec"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # noise files, manifests, records of other code's settings
+            if (machine.get("cpu"), machine.get("platform"), machine.get("torch")) == here and \
+                    machine.get("device", "cpu").startswith("cpu" if device == "cpu" else "NVIDIA") and \
+                    record.get("seconds"):
+                self.add(spec, record["seconds"])
+
+    @staticmethod
+    def kind(spec: RunSpec) -> tuple:
+        cfg = spec.resolved()
+        return spec.model, cfg.method, cfg.batch_size
+
+    def add(self, spec: RunSpec, seconds: float) -> None:
+        self.ratios.setdefault(self.kind(spec), []).append(seconds / estimated_cost(spec))
+
+    def seconds(self, spec: RunSpec) -> float | None:
+        """The expected wall time of ``spec`` (None before any run was timed here)."""
+        kind = self.kind(spec)
+        if kind in self.ratios:
+            return max(self.ratios[kind]) * estimated_cost(spec)
+        for similar in (lambda k: k[1:] == kind[1:], lambda k: True):  # the same method and batch, any run
+            ratios = [r for k, rs in self.ratios.items() if similar(k) for r in rs]
+            if ratios:
+                return statistics.median(ratios) * estimated_cost(spec)
+        return None
+
+
 def _run_in_worker(spec: RunSpec, results_dir: str, force: bool, threads: int) -> dict:
     import torch
 
@@ -105,25 +156,54 @@ def run_specs(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: b
     """The records of ``specs``, in order: stored ones read, missing ones computed by ``workers``
     processes (default :func:`default_workers`), longest first, passes before their dependents."""
     specs = list(specs)
-    todo = missing(specs, results_dir, force, recompute_stale)
-    if todo:
-        _compute(todo, str(results_dir), force or recompute_stale, workers or default_workers(todo), report)
+    compute(specs, results_dir, force, workers, recompute_stale, report)
     return [run(s, results_dir, progress=False) for s in specs]
 
 
+def compute(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: bool = False,
+            workers: int | None = None, recompute_stale: bool = False,
+            report: Callable[[Progress, int], None] | None = None, deadline: float | None = None,
+            margin: float = 1.15) -> list[RunSpec]:
+    """Compute the missing runs of ``specs`` (see :func:`run_specs`) and return those left undone.
+
+    ``deadline`` (a ``time.time()``): start a run only when its expected wall time (:class:`Timing`,
+    times ``margin``) ends before it, the longest that fits first; runs that fit nowhere are left."""
+    todo = missing(specs, results_dir, force, recompute_stale)
+    if not todo:
+        return []
+    workers = workers or default_workers(todo)
+    timing = Timing(results_dir, "cpu" if todo[0].resolved().device == "cpu" else "cuda") if deadline else None
+    return _compute(todo, str(results_dir), force or recompute_stale, workers, report, deadline, timing, margin)
+
+
 def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
-             report: Callable[[Progress, int], None] | None) -> None:
+             report: Callable[[Progress, int], None] | None, deadline: float | None = None,
+             timing: Timing | None = None, margin: float = 1.15) -> list[RunSpec]:
     needs = {s.key(): s.modcap_pass().key() for s in todo if s.modcap_pass() is not None}
     blocked = {k: p for k, p in needs.items() if p in {s.key() for s in todo}}
     cost = {s.key(): estimated_cost(s) for s in todo}
     progress = Progress(total=len(todo), cost_left=sum(cost.values()))
     ready = sorted((s for s in todo if s.key() not in blocked), key=lambda s: -cost[s.key()])
     waiting = [s for s in todo if s.key() in blocked]
+    started: dict[str, float] = {}
+
+    def next_spec() -> RunSpec | None:
+        """The longest ready run that ends before the deadline (any, without one)."""
+        for spec in ready:
+            expected = timing.seconds(spec) if timing else None
+            if deadline is None or (time.time() < deadline and
+                                    (expected is None or time.time() + margin * expected <= deadline)):
+                ready.remove(spec)
+                started[spec.key()] = time.perf_counter()
+                return spec
+        return None
 
     def finished(spec: RunSpec) -> None:
         progress.done += 1
         progress.cost_done += cost[spec.key()]
         progress.cost_left -= cost[spec.key()]
+        if timing:
+            timing.add(spec, time.perf_counter() - started[spec.key()])
         released = [s for s in waiting if blocked[s.key()] == spec.key()]
         for s in released:
             waiting.remove(s)
@@ -133,23 +213,25 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
             report(progress, workers)
 
     if workers == 1:
-        while ready:
-            spec = ready.pop(0)
+        while (spec := next_spec()) is not None:
             run(spec, results_dir, force=force, progress=False)
             finished(spec)
-        return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        in_flight = {}
-        while ready or in_flight:
-            while ready and len(in_flight) < workers:
-                spec = ready.pop(0)
-                in_flight[pool.submit(_run_in_worker, spec, results_dir, force, threads)] = spec
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                spec = in_flight.pop(future)
-                future.result()
-                finished(spec)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            in_flight = {}
+            while True:
+                while len(in_flight) < workers and (spec := next_spec()) is not None:
+                    in_flight[pool.submit(_run_in_worker, spec, results_dir, force, threads)] = spec
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    spec = in_flight.pop(future)
+                    future.result()
+                    finished(spec)
+    return ready + waiting
 
 
-__all__ = ["Progress", "default_workers", "estimated_cost", "missing", "run_specs", "terminal_reporter"]
+__all__ = ["Progress", "Timing", "compute", "default_workers", "estimated_cost", "missing", "run_specs",
+           "terminal_reporter"]

@@ -1,0 +1,69 @@
+"""A sweep with a deadline starts only the runs expected to end before it (from this machine's stored
+records, refined as runs end), leaves the rest for a later call, and says so."""
+
+import json
+import time
+
+import pytest
+
+from mrecg import experiments, runner
+from mrecg.experiments import RunSpec
+from mrecg.figures import StudyError
+from mrecg.reproduce import reproduce
+
+SPECS = [RunSpec("resnet18", "smoke", method="brecq", w_bits=2, a_bits=4, seed=s) for s in (1, 2)]
+
+
+@pytest.fixture
+def timed(tmp_path):
+    """A results folder holding one smoke run computed here: the timing prior."""
+    record = experiments.run(RunSpec("resnet18", "smoke", method="brecq", w_bits=2, a_bits=4, seed=0), tmp_path,
+                             progress=False)
+    return tmp_path, record
+
+
+def test_timing_is_the_stored_seconds_per_cost_unit(timed):
+    results, record = timed
+    timing = runner.Timing(results, "cpu")
+    assert timing.seconds(SPECS[0]) == pytest.approx(record["seconds"])  # same configuration, same cost
+    longer = SPECS[0].with_(iters=4 * SPECS[0].iters)
+    assert timing.seconds(longer) == pytest.approx(4 * record["seconds"])
+    assert runner.Timing(results, "cuda").seconds(SPECS[0]) is None  # no GPU record: unknown
+
+
+def test_runs_that_would_end_after_the_deadline_are_left(timed):
+    results, record = timed
+    soon = time.time() + 0.5 * record["seconds"]
+    left = runner.compute(SPECS, results, workers=1, deadline=soon)
+    assert left == SPECS and not any(experiments.stored(s, results) for s in SPECS)
+    assert runner.compute(SPECS, results, workers=1, deadline=time.time() - 1) == SPECS  # past: nothing starts
+    assert runner.compute(SPECS, results, workers=1, deadline=time.time() + 60 * record["seconds"] + 60) == []
+    assert all(experiments.stored(s, results) for s in SPECS)
+
+
+def test_reproduce_stops_after_and_records_what_is_left(tmp_path):
+    summary = reproduce("smoke", results_dir=str(tmp_path), notebooks=False, models=["resnet18"],
+                        stop_after=0.001, workers=1)
+    assert summary["runs_left"] > 0 and summary["computed_runs"] <= 1  # the first run has no timing: it may start
+    manifest = json.loads((tmp_path / "smoke" / "manifest.json").read_text()) if summary["computed_runs"] else None
+    assert manifest is None or manifest["computations"][-1]["runs_left"] == summary["runs_left"]
+    with pytest.raises(StudyError, match="use it with --compute-only"):
+        reproduce("smoke", results_dir=str(tmp_path), stop_after=10)
+    with pytest.raises(StudyError, match="positive number of minutes"):
+        reproduce("smoke", results_dir=str(tmp_path), notebooks=False, stop_after=0)
+
+
+def test_timing_prefers_the_same_kind_of_run_then_the_same_method(tmp_path):
+    timing = runner.Timing(tmp_path, "cpu")  # no records: nothing known
+    brecq = RunSpec("resnet18", "mini", method="brecq", w_bits=2, a_bits=4)
+    assert timing.seconds(brecq) is None
+    cost = runner.estimated_cost(brecq)
+    timing.add(brecq, 100 * cost)
+    timing.add(brecq.with_(seed=1), 300 * cost)
+    assert timing.seconds(brecq) == pytest.approx(300 * cost)  # the slowest of its kind
+    other_model = RunSpec("mobilenetv2_x0.5", "mini", method="brecq", w_bits=2, a_bits=4)
+    assert timing.seconds(other_model) == pytest.approx(200 * runner.estimated_cost(other_model))  # same method: median
+    qdrop = RunSpec("mobilenetv2_x0.5", "mini", method="qdrop", w_bits=2, a_bits=4)
+    timing.add(RunSpec("resnet18", "mini", method="adaround", w_bits=2, a_bits=4),
+               1000 * runner.estimated_cost(RunSpec("resnet18", "mini", method="adaround", w_bits=2, a_bits=4)))
+    assert timing.seconds(qdrop) == pytest.approx(300 * runner.estimated_cost(qdrop))  # median of 100, 300, 1000
