@@ -75,13 +75,13 @@ def terminal_reporter(label: str = "") -> Callable[[Progress, int], None]:
 
 
 class Timing:
-    """Expected wall time of a run on this machine, from the records it computed (same CPU model,
-    platform, torch and device type): seconds per unit of :func:`estimated_cost`, the largest seen for
+    """Expected wall time of a run on this machine, from the records it computed in the given
+    results folders (same CPU model, platform, torch and device type): seconds per unit of :func:`estimated_cost`, the largest seen for
     runs of the same model, method and batch (the cost model does not know that QDrop's drop or
     merged units change a step's cost, and a loaded machine varies by up to 2x), else the median
     over the same method and batch, else over all runs; refined by each run of the sweep as it ends."""
 
-    def __init__(self, results_dir: str | os.PathLike, device: str):
+    def __init__(self, results_dir: str | os.PathLike, device: str, *more: str | os.PathLike):
         import platform
 
         import torch
@@ -90,7 +90,8 @@ class Timing:
 
         here = (cpu_model(), platform.platform(), torch.__version__)
         self.ratios: dict[tuple, list[float]] = {}
-        for path in Path(results_dir).glob("*/*.json"):
+        folders = dict.fromkeys(Path(f).resolve() for f in (results_dir, *more))
+        for path in (p for folder in folders for p in folder.glob("*/*.json")):
             try:
                 record = json.loads(path.read_text())
                 machine, spec = record["machine"], RunSpec.from_dict(record["spec"])
@@ -172,7 +173,10 @@ def compute(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: boo
     if not todo:
         return []
     workers = workers or default_workers(todo)
-    timing = Timing(results_dir, "cpu" if todo[0].resolved().device == "cpu" else "cuda") if deadline else None
+    from .paths import results_dir as repository_results  # a part computed elsewhere learns from the grid too
+
+    device = "cpu" if todo[0].resolved().device == "cpu" else "cuda"
+    timing = Timing(results_dir, device, repository_results()) if deadline else None
     return _compute(todo, str(results_dir), force or recompute_stale, workers, report, deadline, timing, margin)
 
 
