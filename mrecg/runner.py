@@ -24,7 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .experiments import RunSpec, run, stored
+from .experiments import RunSpec, is_stale, run, stored
 
 # Relative cost of one iteration of a block unit per model (measured mini step times, ResNet-18 = 1).
 MODEL_COST = {"resnet18": 1.0, "resnet50": 2.5, "mobilenetv2_x1.0": 1.4, "mobilenetv2_x0.75": 1.15,
@@ -75,8 +75,8 @@ def terminal_reporter(label: str = "") -> Callable[[Progress, int], None]:
 
 
 class Timing:
-    """Expected wall time of a run on this machine, from the records it computed in the given
-    results folders (same CPU model, platform, torch and device type): seconds per unit of :func:`estimated_cost`, the largest seen for
+    """Expected wall time of a run on this machine, from the records that this code computed on it
+    in the given results folders (same CPU model, platform, torch and device type): seconds per unit of :func:`estimated_cost`, the largest seen for
     runs of the same model, method and batch (the cost model does not know that QDrop's drop or
     merged units change a step's cost, and a loaded machine varies by up to 2x), else the median
     over the same method and batch, else over all runs; refined by each run of the sweep as it ends."""
@@ -99,7 +99,7 @@ class Timing:
                 continue  # noise files, manifests, records of other code's settings
             if (machine.get("cpu"), machine.get("platform"), machine.get("torch")) == here and \
                     machine.get("device", "cpu").startswith("cpu" if device == "cpu" else "NVIDIA") and \
-                    record.get("seconds"):
+                    record.get("seconds") and not is_stale(record):  # other code ran at another speed
                 self.add(spec, record["seconds"])
 
     @staticmethod
