@@ -144,3 +144,11 @@ def test_splitting_a_grid_by_model_names_its_models_and_needs_compute_only(tmp_p
     one_line_error(mrecg("reproduce", "--preset", "smoke", "--models", "resnet18", "--results-dir", tmp_path),
                    "use it with --compute-only")
     assert not any(tmp_path.iterdir())
+
+
+def test_stop_after_needs_compute_only_and_a_positive_time(tmp_path):
+    one_line_error(mrecg("reproduce", "--preset", "smoke", "--stop-after", "30", "--results-dir", tmp_path),
+                   "use it with --compute-only")
+    one_line_error(mrecg("reproduce", "--preset", "smoke", "--compute-only", "--stop-after", "-1", "--results-dir",
+                         tmp_path), "positive number of minutes")
+    assert not any(tmp_path.iterdir())
