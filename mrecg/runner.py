@@ -43,7 +43,11 @@ def estimated_cost(spec: RunSpec) -> float:
 
 @dataclass
 class Progress:
-    """What a long sweep reports: runs done out of the total, an ETA, and what is running."""
+    """What a long sweep reports: runs done out of the total, an ETA, and what is running.
+
+    The ETA sums the expected seconds of the runs not yet ended (:class:`Timing`, where this
+    machine has records of every kind left) over the workers; without them it extrapolates the
+    throughput of the runs ended so far in cost units."""
 
     total: int
     done: int = 0
@@ -51,9 +55,15 @@ class Progress:
     cost_done: float = 0.0
     cost_left: float = 0.0
     running: list[str] = field(default_factory=list)
+    expected: dict[str, float] | None = None  # run key -> expected seconds, for the runs not ended
+    began: dict[str, float] = field(default_factory=dict)  # run key -> when it started (perf_counter)
 
-    def eta_seconds(self, workers: int) -> float | None:
-        elapsed = time.perf_counter() - self.started
+    def eta_seconds(self, workers: int, now: float | None = None) -> float | None:
+        now = time.perf_counter() if now is None else now
+        if self.expected is not None:
+            left = sum(max(0.0, s - (now - self.began[k])) if k in self.began else s for k, s in self.expected.items())
+            return left / max(1, workers)
+        elapsed = now - self.started
         if self.cost_done <= 0 or elapsed <= 0:
             return None
         return self.cost_left / (self.cost_done / elapsed)
@@ -176,7 +186,7 @@ def compute(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: boo
     from .paths import results_dir as repository_results  # a part computed elsewhere learns from the grid too
 
     device = "cpu" if todo[0].resolved().device == "cpu" else "cuda"
-    timing = Timing(results_dir, device, repository_results()) if deadline else None
+    timing = Timing(results_dir, device, repository_results())
     return _compute(todo, str(results_dir), force or recompute_stale, workers, report, deadline, timing, margin)
 
 
@@ -186,10 +196,11 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
     needs = {s.key(): s.modcap_pass().key() for s in todo if s.modcap_pass() is not None}
     blocked = {k: p for k, p in needs.items() if p in {s.key() for s in todo}}
     cost = {s.key(): estimated_cost(s) for s in todo}
-    progress = Progress(total=len(todo), cost_left=sum(cost.values()))
+    expected = {s.key(): timing.seconds(s) for s in todo} if timing else {}
+    progress = Progress(total=len(todo), cost_left=sum(cost.values()),
+                        expected=expected if expected and None not in expected.values() else None)
     ready = sorted((s for s in todo if s.key() not in blocked), key=lambda s: -cost[s.key()])
     waiting = [s for s in todo if s.key() in blocked]
-    started: dict[str, float] = {}
 
     def next_spec() -> RunSpec | None:
         """The longest ready run that ends before the deadline (any, without one)."""
@@ -198,7 +209,7 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
             if deadline is None or (time.time() < deadline and
                                     (expected is None or time.time() + margin * expected <= deadline)):
                 ready.remove(spec)
-                started[spec.key()] = time.perf_counter()
+                progress.began[spec.key()] = time.perf_counter()
                 return spec
         return None
 
@@ -206,8 +217,10 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
         progress.done += 1
         progress.cost_done += cost[spec.key()]
         progress.cost_left -= cost[spec.key()]
+        if progress.expected is not None:
+            progress.expected.pop(spec.key(), None)
         if timing:
-            timing.add(spec, time.perf_counter() - started[spec.key()])
+            timing.add(spec, time.perf_counter() - progress.began[spec.key()])
         released = [s for s in waiting if blocked[s.key()] == spec.key()]
         for s in released:
             waiting.remove(s)
@@ -216,6 +229,8 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
         if report:
             report(progress, workers)
 
+    if report and progress.expected is not None:  # known from the start: say it before the first run ends
+        report(progress, workers)
     if workers == 1:
         while (spec := next_spec()) is not None:
             run(spec, results_dir, force=force, progress=False)

@@ -67,3 +67,15 @@ def test_timing_prefers_the_same_kind_of_run_then_the_same_method(tmp_path):
     timing.add(RunSpec("resnet18", "mini", method="adaround", w_bits=2, a_bits=4),
                1000 * runner.estimated_cost(RunSpec("resnet18", "mini", method="adaround", w_bits=2, a_bits=4)))
     assert timing.seconds(qdrop) == pytest.approx(300 * runner.estimated_cost(qdrop))  # median of 100, 300, 1000
+
+
+def test_the_eta_sums_what_is_expected_of_the_runs_not_ended():
+    progress = runner.Progress(total=3, expected={"a": 100.0, "b": 50.0, "c": 30.0})
+    assert progress.eta_seconds(workers=1, now=progress.started) == 180.0
+    progress.began["a"] = progress.started
+    assert progress.eta_seconds(workers=2, now=progress.started + 40) == (60.0 + 50.0 + 30.0) / 2
+    assert progress.eta_seconds(workers=1, now=progress.started + 500) == 80.0  # a overran: counted as ending now
+    without = runner.Progress(total=2, cost_left=10.0)  # no timing: throughput of the runs ended so far
+    assert without.eta_seconds(workers=1) is None
+    without.cost_done, without.cost_left = 5.0, 5.0
+    assert without.eta_seconds(workers=1, now=without.started + 60) == pytest.approx(60.0)
