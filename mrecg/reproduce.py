@@ -111,6 +111,21 @@ def say(message: str) -> None:
     print(f"[mrecg] {message}", file=sys.__stderr__ or sys.stderr, flush=True)
 
 
+def cells(per_notebook: dict[str, list]) -> dict[str, int]:
+    """Run key -> its cell's rank: a cell is one notebook's runs of one model and bit-width, in the
+    notebooks' order; a run two notebooks share, or a ModCap pass, goes with the first cell that
+    needs it. Computing cell by cell leaves whole paired comparisons when a computation stops early."""
+    rank: dict[tuple, int] = {}
+    out: dict[str, int] = {}
+    for name, specs in per_notebook.items():
+        for s in specs:
+            r = rank.setdefault((name, s.model, s.w_bits, s.a_bits), len(rank))
+            for needed in (s, s.modcap_pass()):
+                if needed is not None:
+                    out.setdefault(needed.key(), r)
+    return out
+
+
 def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "auto", data_root: str | None = None,
               results_dir: str | None = None, figures_dir: str | None = None, executed_dir: str | None = None,
               seeds=None, force: bool = False, recompute_stale: bool = False, workers: int | None = None,
@@ -164,8 +179,9 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     todo = runner.missing(specs, results, force, recompute_stale)
     say(f"{preset}: {len({s.key() for s in specs})} runs, {len(todo)} to compute (ModCap passes included)")
     t0 = time.perf_counter()
+    cell = cells(per_notebook)
     left = runner.compute(todo, results, force or recompute_stale, workers, report=runner.terminal_reporter(
-        f"{preset}: "), deadline=deadline) if todo else []
+        f"{preset}: "), deadline=deadline, group=lambda s: cell[s.key()]) if todo else []
     compute_seconds = time.perf_counter() - t0
     if left:
         say(f"{len(left)} runs left for a later call (the same command): started, they were not expected to end "

@@ -4,7 +4,8 @@ A reconstruction step is too small to keep two CPU threads busy, so runs go one 
 one thread each (``benchmarks/parallel_runs.py`` measured 4.97x over running them after each other
 with two threads on 2 cores); GPU runs go one at a time. The runs a sweep needs are first split
 into the cached and the missing ones; the missing ones are scheduled longest-first (estimated
-from their configuration, so the pool does not idle at its tail on one long run), a
+from their configuration, so the pool does not idle at its tail on one long run; by group first
+where the caller groups them, :func:`schedule`), a
 data-dependent ModCap pass before the runs that need it, each distinct pass once. Every worker
 stores its record atomically as it finishes, so an interrupted sweep keeps every finished run; a
 sweep given a deadline (:func:`compute`) starts only runs expected to finish before it, so that a
@@ -43,7 +44,7 @@ def estimated_cost(spec: RunSpec) -> float:
 
 @dataclass
 class Progress:
-    """What a long sweep reports: runs done out of the total, an ETA, and what is running.
+    """What a long sweep reports: runs done out of the total and an ETA.
 
     The ETA sums the expected seconds of the runs not yet ended (:class:`Timing`, where this
     machine has records of every kind left) over the workers; without them it extrapolates the
@@ -54,7 +55,6 @@ class Progress:
     started: float = field(default_factory=time.perf_counter)
     cost_done: float = 0.0
     cost_left: float = 0.0
-    running: list[str] = field(default_factory=list)
     expected: dict[str, float] | None = None  # run key -> expected seconds, for the runs not ended
     began: dict[str, float] = field(default_factory=dict)  # run key -> when it started (perf_counter)
 
@@ -86,10 +86,11 @@ def terminal_reporter(label: str = "") -> Callable[[Progress, int], None]:
 
 class Timing:
     """Expected wall time of a run on this machine, from the records that this code computed on it
-    in the given results folders (same CPU model, platform, torch and device type): seconds per unit of :func:`estimated_cost`, the largest seen for
-    runs of the same model, method and batch (the cost model does not know that QDrop's drop or
-    merged units change a step's cost, and a loaded machine varies by up to 2x), else the median
-    over the same method and batch, else over all runs; refined by each run of the sweep as it ends."""
+    in the given results folders (same CPU model, platform, torch and device type): seconds per unit
+    of :func:`estimated_cost`, the largest seen for runs of the same model, method and batch (the
+    cost model does not know that QDrop's drop or merged units change a step's cost, and a loaded
+    machine varies by up to 2x), else the median over the same method and batch, else over all
+    runs; refined by each run of the sweep as it ends."""
 
     def __init__(self, results_dir: str | os.PathLike, device: str, *more: str | os.PathLike):
         import platform
@@ -174,11 +175,13 @@ def run_specs(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: b
 def compute(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: bool = False,
             workers: int | None = None, recompute_stale: bool = False,
             report: Callable[[Progress, int], None] | None = None, deadline: float | None = None,
-            margin: float = 1.15) -> list[RunSpec]:
+            margin: float = 1.15, group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
     """Compute the missing runs of ``specs`` (see :func:`run_specs`) and return those left undone.
 
     ``deadline`` (a ``time.time()``): start a run only when its expected wall time (:class:`Timing`,
-    times ``margin``) ends before it, the longest that fits first; runs that fit nowhere are left."""
+    times ``margin``) ends before it, the longest that fits first; runs that fit nowhere are left.
+    ``group``: runs of a lower group first (longest first within one), so that a computation cut
+    short leaves whole groups (e.g. a table's cells) rather than the longest run of each."""
     todo = missing(specs, results_dir, force, recompute_stale)
     if not todo:
         return []
@@ -187,27 +190,35 @@ def compute(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: boo
 
     device = "cpu" if todo[0].resolved().device == "cpu" else "cuda"
     timing = Timing(results_dir, device, repository_results())
-    return _compute(todo, str(results_dir), force or recompute_stale, workers, report, deadline, timing, margin)
+    return _compute(todo, str(results_dir), force or recompute_stale, workers, report, deadline, timing, margin,
+                    group)
+
+
+def schedule(specs: Iterable[RunSpec], group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
+    """The order runs start in: lower group first, longest first within a group (so the pool does
+    not idle at a group's tail on one long run)."""
+    return sorted(specs, key=lambda s: ((group(s) if group else 0), -estimated_cost(s)))
 
 
 def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
              report: Callable[[Progress, int], None] | None, deadline: float | None = None,
-             timing: Timing | None = None, margin: float = 1.15) -> list[RunSpec]:
+             timing: Timing | None = None, margin: float = 1.15,
+             group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
     needs = {s.key(): s.modcap_pass().key() for s in todo if s.modcap_pass() is not None}
     blocked = {k: p for k, p in needs.items() if p in {s.key() for s in todo}}
     cost = {s.key(): estimated_cost(s) for s in todo}
     expected = {s.key(): timing.seconds(s) for s in todo} if timing else {}
     progress = Progress(total=len(todo), cost_left=sum(cost.values()),
                         expected=expected if expected and None not in expected.values() else None)
-    ready = sorted((s for s in todo if s.key() not in blocked), key=lambda s: -cost[s.key()])
+    ready = schedule([s for s in todo if s.key() not in blocked], group)
     waiting = [s for s in todo if s.key() in blocked]
 
     def next_spec() -> RunSpec | None:
         """The longest ready run that ends before the deadline (any, without one)."""
         for spec in ready:
-            expected = timing.seconds(spec) if timing else None
+            seconds = timing.seconds(spec) if timing else None
             if deadline is None or (time.time() < deadline and
-                                    (expected is None or time.time() + margin * expected <= deadline)):
+                                    (seconds is None or time.time() + margin * seconds <= deadline)):
                 ready.remove(spec)
                 progress.began[spec.key()] = time.perf_counter()
                 return spec
@@ -224,8 +235,7 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
         released = [s for s in waiting if blocked[s.key()] == spec.key()]
         for s in released:
             waiting.remove(s)
-        ready.extend(released)
-        ready.sort(key=lambda s: -cost[s.key()])
+        ready[:] = schedule(ready + released, group)
         if report:
             report(progress, workers)
 
@@ -252,5 +262,5 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
     return ready + waiting
 
 
-__all__ = ["Progress", "Timing", "compute", "default_workers", "estimated_cost", "missing", "run_specs",
+__all__ = ["Progress", "Timing", "compute", "default_workers", "estimated_cost", "missing", "run_specs", "schedule",
            "terminal_reporter"]

@@ -8,7 +8,7 @@ import pytest
 
 from mrecg import experiments, runner
 from mrecg.experiments import RunSpec
-from mrecg.figures import StudyError
+from mrecg.figures import Study, StudyError
 from mrecg.reproduce import reproduce
 
 SPECS = [RunSpec("resnet18", "smoke", method="brecq", w_bits=2, a_bits=4, seed=s) for s in (1, 2)]
@@ -79,3 +79,27 @@ def test_the_eta_sums_what_is_expected_of_the_runs_not_ended():
     assert without.eta_seconds(workers=1) is None
     without.cost_done, without.cost_left = 5.0, 5.0
     assert without.eta_seconds(workers=1, now=without.started + 60) == pytest.approx(60.0)
+
+
+def test_runs_start_by_group_then_longest_first():
+    short, long_ = (RunSpec("resnet18", "mini", method="brecq", w_bits=2, a_bits=4, iters=n) for n in (100, 900))
+    other = RunSpec("resnet18", "mini", method="brecq", w_bits=4, a_bits=4, iters=500)
+    assert runner.schedule([short, other, long_]) == [long_, other, short]
+    group = {short.key(): 0, long_.key(): 1, other.key(): 0}
+    assert runner.schedule([short, other, long_], group=lambda s: group[s.key()]) == [other, short, long_]
+
+
+def test_a_cell_is_a_notebooks_runs_of_one_model_and_bit_width():
+    from mrecg.figures import all_specs
+    from mrecg.reproduce import cells
+
+    per = all_specs(Study("mini"))
+    rank = cells(per)
+    t1 = per["01_table1_accuracy"]
+    w4a4 = {rank[s.key()] for s in t1 if (s.model, s.w_bits, s.a_bits) == ("mobilenetv2_x0.5", 4, 4)}
+    w2a4 = {rank[s.key()] for s in t1 if (s.model, s.w_bits, s.a_bits) == ("mobilenetv2_x0.5", 2, 4)}
+    assert len(w4a4) == len(w2a4) == 1 and w4a4 != w2a4
+    ours = next(s for s in t1 if s.modcap_pass() is not None and (s.model, s.w_bits) == ("mobilenetv2_x0.5", 4))
+    assert rank[ours.modcap_pass().key()] == rank[ours.key()]  # the pass goes with the cell that needs it
+    shared = next(s for s in per["06_iteration_budget"] if s.key() in {t.key() for t in t1})
+    assert rank[shared.key()] < min(rank[s.key()] for s in per["02_table2_components"])  # stays in Table 1's cell
