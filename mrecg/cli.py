@@ -220,7 +220,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     check_device(args.device)
     reproduce(args.preset, args.device, args.cache_device, args.data_root, args.results_dir, args.figures_dir, args.executed_dir,
               args.seeds, args.force, args.recompute_stale, args.workers, notebooks=not args.compute_only,
-              plan=args.plan, models=args.models, stop_after=args.stop_after)
+              models=args.models, stop_after=args.stop_after)
 
 
 def cmd_notebooks(args: argparse.Namespace) -> None:
@@ -304,8 +304,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute every run")
     p.add_argument("--recompute-stale", action="store_true", help="recompute the runs that other code computed")
     p.add_argument("--compute-only", action="store_true", help="compute the runs, do not execute the notebooks")
-    p.add_argument("--plan", default="committed", choices=("committed", "faithful"),
-                   help="faithful: the grid that replaces the committed run (with --compute-only)")
     p.add_argument("--models", nargs="+", help="only these models' runs (with --compute-only), to split a grid across machines")
     p.add_argument("--stop-after", type=float, metavar="MINUTES",
                    help="start no run expected to end later than this (with --compute-only; for a machine lent for "

@@ -24,10 +24,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import paths
 from .figures import Study, StudyError
+
+if TYPE_CHECKING:
+    from .noise import NoiseFloor
 
 # The parameters cell of every figure notebook, in this order (a test checks the notebooks).
 PARAMETERS = {
@@ -66,6 +69,22 @@ def check_notebook_parameters(namespace: dict, allowed: dict = PARAMETERS) -> St
     if study.preset == "paper" and not (study.data_root and Path(study.data_root, "val").is_dir()):
         raise StudyError("the paper preset needs ImageNet: pass -p data_root /path/to/imagenet (with train/ and val/)")
     return study
+
+
+def notebook_setup(namespace: dict) -> tuple[Study, Path, Path, NoiseFloor]:
+    """A figure notebook's first step after its parameters cell: the parameters checked (a bad or
+    unknown one fails here, in one line), plots drawn off-screen (the notebook shows the saved
+    files), the folders resolved from the repository, and the noise floor read and printed."""
+    import matplotlib
+
+    from . import noise
+
+    matplotlib.use("Agg")
+    study = check_notebook_parameters(namespace)
+    results = paths.results_dir(namespace["results_dir"])
+    floor = noise.floor(results, study.preset)
+    print(floor)
+    return study, results, paths.figures_dir(study.preset, namespace["figures_dir"]), floor
 
 
 def figure_notebooks(folder: str | os.PathLike | None = None) -> list[Path]:
@@ -110,20 +129,16 @@ def cells(per_notebook: dict[str, list]) -> dict[str, int]:
 def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "auto", data_root: str | None = None,
               results_dir: str | None = None, figures_dir: str | None = None, executed_dir: str | None = None,
               seeds=None, force: bool = False, recompute_stale: bool = False, workers: int | None = None,
-              notebooks: bool = True, plan: str = "committed", models: Sequence[str] | None = None,
-              stop_after: float | None = None) -> dict:
+              notebooks: bool = True, models: Sequence[str] | None = None, stop_after: float | None = None) -> dict:
     """Compute what is missing, execute the notebooks, record the computation. Returns the
-    summary that went into the manifest (or the re-plot record). ``plan="faithful"`` computes the
-    grid that will replace the committed one (only with ``notebooks=False`` until it does).
+    summary that went into the manifest (or the re-plot record).
     ``models`` computes only those models' runs, so that one grid can be split across machines
     (whole models, so that a model's paired comparisons share a machine when the split finishes).
     ``stop_after`` (minutes): start no run expected to end later; the rest is left for a later call."""
     from . import experiments, runner
     from .figures import all_specs, toy
 
-    study = Study(preset, seeds, data_root, device, plan, cache_device)
-    if plan != "committed" and notebooks:
-        raise StudyError(f"the notebooks show the committed plan; compute the {plan} grid with --compute-only")
+    study = Study(preset, seeds, data_root, device, cache_device)
     if models and notebooks:
         raise StudyError("models splits a grid across machines; use it with --compute-only")
     if stop_after is not None and notebooks:
@@ -136,7 +151,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     if models:
         known = {s.model for group in per_notebook.values() for s in group}
         if unknown := sorted(set(models) - known):
-            raise StudyError(f"no run of the {plan} {preset} grid uses {', '.join(unknown)}; "
+            raise StudyError(f"no run of the {preset} grid uses {', '.join(unknown)}; "
                              f"its models are {', '.join(sorted(known))}")
         per_notebook = {name: [s for s in group if s.model in models] for name, group in per_notebook.items()}
     results = paths.results_dir(results_dir)
@@ -192,7 +207,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
         done.append({"notebook": nb.stem, "notebook_seconds": round(time.perf_counter() - t, 1),
                      "computed_runs": len(mine), "computed_run_seconds": round(sum(seconds), 1)})
     summary = {
-        **source, "plan": plan, **({"models": list(models)} if models else {}), "fingerprint": experiments.code_fingerprint(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **source, **({"models": list(models)} if models else {}), "fingerprint": experiments.code_fingerprint(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{experiments.cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
         "workers": workers or (runner.default_workers(todo) if todo else None),
         "computed_runs": len(computed_keys), **({"runs_left": len(left)} if left else {}),

@@ -34,30 +34,32 @@ def t_quantile(df: int) -> float:
 
 @dataclass(frozen=True)
 class Paired:
-    """Mean of per-seed differences with its 95 % interval (NaN bounds with fewer than 2 seeds)."""
+    """Mean of per-seed differences with its 95 % interval (NaN bounds with fewer than 2 seeds).
+    ``unit`` names what the differences run over where it is not seeds (Fig. 4: random schemes)."""
 
     mean: float
     lo: float
     hi: float
     n: int
+    unit: str = "seeds"
 
     def __str__(self) -> str:
         if self.n < 2:
-            return f"{self.mean:+.2f} pt (1 seed, no interval)"
-        return f"{self.mean:+.2f} pt [{self.lo:+.2f}, {self.hi:+.2f}] (95 %, {self.n} seeds)"
+            return f"{self.mean:+.2f} pt (1 {self.unit.rstrip('s')}, no interval)"
+        return f"{self.mean:+.2f} pt [{self.lo:+.2f}, {self.hi:+.2f}] (95 %, {self.n} {self.unit})"
 
 
-def paired(a: Sequence[float], b: Sequence[float]) -> Paired:
+def paired(a: Sequence[float], b: Sequence[float], unit: str = "seeds") -> Paired:
     """``a - b`` per seed (the two lists aligned by seed), averaged, with its 95 % interval."""
     if len(a) != len(b) or not a:
-        raise ValueError(f"paired values need equally many seeds on both sides, got {len(a)} and {len(b)}")
+        raise ValueError(f"paired values need equally many {unit} on both sides, got {len(a)} and {len(b)}")
     d = [x - y for x, y in zip(a, b)]
     n, mean = len(d), sum(d) / len(d)
     if n < 2:
-        return Paired(mean, math.nan, math.nan, n)
+        return Paired(mean, math.nan, math.nan, n, unit)
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
     half = t_quantile(n - 1) * sd / math.sqrt(n)
-    return Paired(mean, mean - half, mean + half, n)
+    return Paired(mean, mean - half, mean + half, n, unit)
 
 
 def verdict(diff: Paired, floor: float) -> str:
@@ -75,7 +77,7 @@ def explain(diff: Paired, floor: float) -> str:
     """The verdict with its reason, in one line."""
     word = verdict(diff, floor)
     if diff.n < 2:
-        why = "one seed has no interval"
+        why = f"one {diff.unit.rstrip('s')} has no interval"
     elif word == "supported":
         why = f"the whole interval is above the noise floor of {floor:.2f} pt"
     elif word == "contradicted":

@@ -33,18 +33,14 @@ force = False            # True: recompute every run instead of reading the cach
 recompute_stale = False  # True: recompute the runs that other code computed
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import pandas as pd
 import torch
 from IPython.display import Image, display
 
-from mrecg import paths, reproduce, toy
+from mrecg import reproduce, toy
 from mrecg.figures import toy as toy_figure
 
-study = reproduce.check_notebook_parameters(globals())  # a bad or unknown parameter fails here, in one line
-results_dir, figures_dir = paths.results_dir(results_dir), paths.figures_dir(preset, figures_dir)
+study, results_dir, figures_dir, _ = reproduce.notebook_setup(globals())  # a bad parameter fails here
 
 # %% [markdown]
 # ## ModCap by hand
@@ -76,8 +72,8 @@ print("merged pairs:", experiment["joint_scheme"])
 
 # %%
 errors = toy_figure.errors(experiment)
-paths_ = toy_figure.plot(errors, drops, figures_dir / "fig_oscillation_toy")
-display(Image(str(paths_[0])))
+files = toy_figure.plot(errors, drops, figures_dir / "fig_oscillation_toy")
+display(Image(str(files[0])))
 measures = toy_figure.measures(errors)
 display(measures)
 

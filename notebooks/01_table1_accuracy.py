@@ -7,9 +7,11 @@
 #
 # **Our setting.** The `mini` preset quantizes our Fashion-MNIST models of the same topologies; the `paper` preset
 # ImageNet with the paper's hyper-parameters. The paper's numbers are read from `paper_table1.csv`, never typed in.
-# Which cells each preset fills is `mrecg.figures.table1.SWEEP`. The committed `mini` run fills MobileNetV2 x0.5 at
-# W4A4 and W2A4 and ResNet-18 at W2A4 with one seed; its MRECG rows select their merges with our data-dependent
-# ModCap (marked "ours") with the earlier x2 expansion, not the authors' released schemes: read them as our variant.
+# Which cells each preset fills is `mrecg.figures.table1.SWEEP`: at `mini`, MobileNetV2 x0.5 and ResNet-18 at the
+# paper's four bit-widths and the other MobileNetV2 widths at W2A2, where BRECQ loses most, three seeds per cell,
+# every method of a seed on the same calibration images. MRECG is the released method: the authors' merge schemes,
+# MQBench's partition (joint stem and head units) and the paper's expansion (x4 images, x8 batch). Rows marked
+# "ours" select the merges with our data-dependent ModCap instead.
 
 # %% tags=["parameters"]
 preset = 'mini'          # smoke | mini | paper
@@ -23,19 +25,13 @@ force = False            # True: recompute every run instead of reading the cach
 recompute_stale = False  # True: recompute the runs that other code computed
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 from IPython.display import display
 
-from mrecg import noise, paths, reproduce, runner
+from mrecg import reproduce, runner
 from mrecg.figures import table1
 from mrecg.output import save_table
 
-study = reproduce.check_notebook_parameters(globals())  # a bad or unknown parameter fails here, in one line
-results_dir, figures_dir = paths.results_dir(results_dir), paths.figures_dir(preset, figures_dir)
-floor = noise.floor(results_dir, preset)
-print(floor)
+study, results_dir, figures_dir, floor = reproduce.notebook_setup(globals())  # a bad parameter fails here
 
 # %%
 records = runner.run_specs(table1.specs(study), results_dir, force, recompute_stale=recompute_stale)

@@ -24,28 +24,22 @@ force = False            # True: recompute every run instead of reading the cach
 recompute_stale = False  # True: recompute the runs that other code computed
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 from IPython.display import Image, display
 
-from mrecg import noise, paths, reproduce, runner
+from mrecg import reproduce, runner
 from mrecg.figures import fig6
 from mrecg.output import save_table
 
-study = reproduce.check_notebook_parameters(globals())  # a bad or unknown parameter fails here, in one line
-results_dir, figures_dir = paths.results_dir(results_dir), paths.figures_dir(preset, figures_dir)
-floor = noise.floor(results_dir, preset)
-print(floor)
+study, results_dir, figures_dir, floor = reproduce.notebook_setup(globals())  # a bad parameter fails here
 
 # %%
 records = runner.run_specs(fig6.specs(study), results_dir, force, recompute_stale=recompute_stale)
 curves = fig6.block_curves(records)
-paths_ = fig6.plot(curves, figures_dir / "fig6_loss_distribution")
-display(Image(str(paths_[0])))
+files = fig6.plot(curves, figures_dir / "fig6_loss_distribution")
+display(Image(str(files[0])))
 units = fig6.unit_curves(records)
-paths_ = fig6.plot_units(units, figures_dir / "fig6_unit_losses")
-display(Image(str(paths_[0])))
+files = fig6.plot_units(units, figures_dir / "fig6_unit_losses")
+display(Image(str(files[0])))
 
 # %%
 measures = fig6.oscillation_table(curves)

@@ -11,7 +11,8 @@
 # **The learning rate belongs to the budget.** Adam moves each AdaRound variable by at most about its learning rate
 # per step, so lr x iterations bounds how many rounding decisions reconstruction can turn around (the paper: 1e-3 x
 # 20,000). The mini preset runs 1000 iterations per unit with a rounding lr of 1e-2 (`mrecg.config.PRESETS`, and the
-# probe behind it in the README). The committed `mini` run's MRECG is our data-dependent ModCap selection.
+# probe behind it in the README), and its activation-step lr is scaled by the same rule (4e-4). MRECG is the
+# released method.
 
 # %% tags=["parameters"]
 preset = 'mini'          # smoke | mini | paper
@@ -25,27 +26,21 @@ force = False            # True: recompute every run instead of reading the cach
 recompute_stale = False  # True: recompute the runs that other code computed
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 from IPython.display import Image, display
 
-from mrecg import noise, paths, reproduce, runner
+from mrecg import reproduce, runner
 from mrecg.figures import budget
 from mrecg.output import save_table
 
-study = reproduce.check_notebook_parameters(globals())  # a bad or unknown parameter fails here, in one line
-results_dir, figures_dir = paths.results_dir(results_dir), paths.figures_dir(preset, figures_dir)
-floor = noise.floor(results_dir, preset)
-print(floor)
+study, results_dir, figures_dir, floor = reproduce.notebook_setup(globals())  # a bad parameter fails here
 
 # %%
 records = runner.run_specs(budget.specs(study), results_dir, force, recompute_stale=recompute_stale)
 frame = budget.frame(records)
 gains = budget.gains(frame)
-paths_ = budget.plot(frame, gains, figures_dir / "fig_iteration_budget")
+files = budget.plot(frame, gains, figures_dir / "fig_iteration_budget")
 save_table(gains, figures_dir, "iteration_budget", title="W2A4: MRECG+BRECQ vs BRECQ per iteration budget")
-display(Image(str(paths_[0])))
+display(Image(str(files[0])))
 display(gains.style.format(precision=2))
 
 # %%

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compute part of the faithful mini grid on a lent machine and bring the new records back as one archive,
+# Compute part of the mini grid on a lent machine and bring the new records back as one archive,
 # $OUT/records-DEVICE.tgz (a lent machine returns only a few files). Run it there with Fashion-MNIST in ./data
 # (here first: scripts/device_prepare.sh MODEL..., the call with carry=["data"], then device_prepare.sh --restore):
 #   [PRESET=mini] scripts/device_compute.sh SECONDS DEVICE WORKERS MODEL...
@@ -25,7 +25,7 @@ sleep 1 && touch "$part/.started"  # what is newer than this, the part computed
 cores=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")
 echo "$device x $workers on a machine with $cores cores: $*"
 OMP_NUM_THREADS=$(( cores / workers > 0 ? cores / workers : 1 )) \
-timeout -k 5 "$seconds" python3 -m mrecg.cli reproduce --preset "$preset" --plan faithful --compute-only \
+timeout -k 5 "$seconds" python3 -m mrecg.cli reproduce --preset "$preset" --compute-only \
     --device "$device" --results-dir "$part" --workers "$workers" --stop-after "$(awk "BEGIN {print $seconds / 60}")" \
     --models "$@" > "$part.log" 2>&1
 tail -n 3 "$part.log"

@@ -1,9 +1,7 @@
 """Rewrite the README's generated blocks from committed data, so its numbers cannot drift:
 
 * ``mini-table``: the mini checkpoints, from ``mrecg/checkpoints/mini/manifest.json``;
-* ``findings``: every notebook's verdict lines and the computation's cost, from ``results/mini/``;
-* ``faithful-progress``: how much of the faithful grid (issue #13) is stored, and the paired verdicts of
-  its Table 1 cells that are complete -- interim evidence until the grid replaces the committed run.
+* ``findings``: every notebook's verdict lines and the computation's cost, from ``results/mini/``.
 
     python scripts/readme_tables.py          # rewrite in place
     python scripts/readme_tables.py --check  # exit 1 if the README is stale
@@ -17,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from mrecg import noise, paths, runner
+from mrecg import noise, paths, runner, stats
 from mrecg.models import NAMES, mini_manifest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -38,7 +36,8 @@ def mini_table() -> str:
 
 def findings(preset: str = "mini") -> str:
     """The committed run's verdicts, computed from its records exactly as the notebooks compute them."""
-    from mrecg.experiments import is_stale
+    from mrecg.experiments import code_fingerprint, is_stale
+    from mrecg.fingerprint import computed_by
     from mrecg.figures import Study, budget, fig4, fig5, fig6, table1, table2, toy
 
     results, study = paths.results_dir(), Study(preset)
@@ -50,10 +49,16 @@ def findings(preset: str = "mini") -> str:
             return runner.run_specs(module.specs(study), results, workers=1) if runner.missing(
                 module.specs(study), results) == [] else None
 
+    from mrecg.figures import all_specs
+
+    every = {s.key(): s for group in all_specs(study).values() for s in group}
+    if missing := {s.key() for s in runner.missing(list(every.values()), results)} & set(every):
+        raise SystemExit(f"readme_tables: the {preset} grid is incomplete ({len(every) - len(missing)} of {len(every)} "
+                         f"runs stored); compute the rest with mrecg reproduce --preset {preset} --compute-only")
     lines = []
     manifest = json.loads((results / preset / "manifest.json").read_text())
     for c in manifest["computations"]:
-        if c.get("plan", "committed") != "committed":  # the faithful grid, computed beside it, is not shown yet
+        if computed_by(c.get("fingerprint")) != code_fingerprint():  # computations of a retired grid (its records deleted)
             continue
         per = ", ".join(f"{n['notebook'][:2]} {n.get('computed_run_seconds', 0):.0f} s" for n in c["notebooks"])
         lines.append(f"- **Computation** ({c.get('commit', 'unknown')[:7]}, {c['machine']}): {c['computed_runs']} runs, "
@@ -62,14 +67,18 @@ def findings(preset: str = "mini") -> str:
     stale = sum(is_stale(r) for r in everything)
     lines.append(f"- **Records:** {len(everything)} runs read, {stale} of them computed by other code than this "
                  f"checkout's (see Records). **{floor}**.")
+    lines += machines(list(everything))
     t1 = table1.frame(records(table1), floor.points)
     lines += [f"- Table 1: {line}" for line in table1.verdict_lines(t1, floor.points)]
     t2 = table2.frame(records(table2), floor.points)
     lines += [f"- Table 2: {line}" for line in table2.verdict_lines(t2, floor.points)]
-    for row in fig4.verdict(fig4.frame(records(fig4))).itertuples():
+    f4 = fig4.frame(records(fig4))
+    f4_claims = fig4.claims(f4)
+    for row in fig4.verdict(f4).itertuples():
         lines.append(f"- Fig. 4 ({row.model}): MRECG {row.MRECG:.2f}, rank {row.rank} of {row.of} against random "
                      f"schemes ({row.random_min:.2f}-{row.random_max:.2f}), BRECQ {row.BRECQ:.2f}; "
-                     f"{'on' if row.on_front else 'not on'} the Pareto front (one run each: descriptive).")
+                     f"{'on' if row.on_front else 'not on'} the Pareto front; MRECG minus a random scheme "
+                     f"{stats.explain(f4_claims[row.model], floor.points)}.")
     rows, _ = fig5.frame(records(fig5))
     lines += [f"- Fig. 5: {line}" for line in fig5.verdict_lines(rows, floor.points)]
     for row in fig6.claims(fig6.block_curves(records(fig6))).itertuples():
@@ -85,51 +94,26 @@ def findings(preset: str = "mini") -> str:
     return "\n".join(lines)
 
 
-def faithful_progress(preset: str = "mini", results_dir: str | None = None) -> str:
-    """The faithful grid so far: stored current records per notebook, and Table 1's complete cells
-    (every method and seed of the cell stored) with the same paired verdicts the notebook will show."""
-    from collections import Counter
+def machines(records: list[dict], workers: int = 2) -> list[str]:
+    """Where the grid was computed, and what it costs from an empty cache on a 2-core CPU: the CPU
+    records' median seconds per unit of the scheduler's cost model, times the grid's cost."""
+    from statistics import median
 
-    from mrecg import experiments
-    from mrecg.figures import Study, all_specs, table1
+    from mrecg.experiments import RunSpec
+    from mrecg.figures import machine_label
 
-    results, study = paths.results_dir(results_dir), Study(preset, plan="faithful")
-    floor = noise.floor(paths.results_dir(), preset)
-
-    def current(spec) -> dict | None:
-        """The record computed by this code (or an equivalent fingerprint), else None."""
-        if not experiments.stored(spec, results, recompute_stale=True):
-            return None
-        return experiments.read_record(experiments.record_path(spec, results))
-
-    seen: set[str] = set()
-    counts = []
-    for name, specs in all_specs(study).items():
-        needed = [n for s in specs for n in (s, s.modcap_pass()) if n is not None and n.key() not in seen]
-        needed = list({n.key(): n for n in needed}.values())
-        seen |= {n.key() for n in needed}
-        counts.append((name, sum(experiments.stored(n, results, recompute_stale=True) for n in needed), len(needed)))
-    done, total = sum(c[1] for c in counts), sum(c[2] for c in counts)
-    lines = [f"- **Stored:** {done} of {total} records (runs and ModCap passes, each counted once, under the first "
-             "notebook that needs it): " + ", ".join(f"{n[:2]} {d}/{t}" for n, d, t in counts) + "."]
-    groups: dict = {}  # (model, bits, method, scheme) -> that row's records over the seeds, None where missing
-    for s in table1.specs(study):
-        groups.setdefault((s.model, f"W{s.w_bits}A{s.a_bits}", s.method, s.scheme), []).append(current(s))
-    complete = {g: rs for g, rs in groups.items() if all(rs)}
-    shown = [r for (m, b, method, scheme), rs in complete.items() for r in rs
-             if method not in table1.BASELINE_OF
-             or any(k[:2] == (m, b) and k[2] == table1.BASELINE_OF[method] for k in complete)]
-    pending = Counter((m, b) for (m, b, _, _), rs in groups.items() for r in rs if r is None)
-    if pending:
-        lines.append("- Table 1, runs still missing: " + ", ".join(f"{m} {b} {n}" for (m, b), n in pending.items())
-                     + ".")
-    if shown:
-        devices = Counter(r["machine"]["device"].split(":")[0] for r in shown)
-        lines.append(f"- Table 1, every MRECG row whose seeds and baseline's seeds are all stored ({len(shown)} runs: "
-                     + ", ".join(f"{n} on {d}" for d, n in sorted(devices.items())) + f"; {floor}):")
-        frame = table1.frame(shown, floor.points)
-        lines += [f"  - {line}" for line in table1.verdict_lines(frame, floor.points)]
-    return "\n".join(lines)
+    runs: dict[str, list[float]] = {}
+    for r in records:
+        runs.setdefault(machine_label(r), []).append(r["seconds"])
+    where = "; ".join(f"{label}: {len(s)} runs, {sum(s) / 3600:.1f} h of run time" for label, s in sorted(runs.items()))
+    cost = {r["key"]: runner.estimated_cost(RunSpec.from_dict(r["spec"])) for r in records}
+    per_unit = [r["seconds"] / cost[r["key"]] for r in records if r["machine"].get("device", "cpu") == "cpu"]
+    if not per_unit:
+        return [f"- **Machines:** {where}."]
+    hours = median(per_unit) * sum(cost.values()) / workers / 3600
+    return [f"- **Machines:** {where}.",
+            f"- **From an empty cache** on a 2-core CPU (one run per core): about {hours:.0f} h, estimated from the "
+            f"CPU records' median seconds per unit of `mrecg.runner.estimated_cost`."]
 
 
 def step_lr_probe() -> str:
@@ -177,7 +161,7 @@ def init_size_check() -> str:
     return "\n".join(f"- {line}" for line in lines) or "- no rows computed by the current code"
 
 
-BLOCKS = {"mini-table": mini_table, "findings": findings, "faithful-progress": faithful_progress, "step-lr-probe": step_lr_probe,
+BLOCKS = {"mini-table": mini_table, "findings": findings, "step-lr-probe": step_lr_probe,
           "gpu-paper-path": gpu_paper_path, "init-size-check": init_size_check}
 
 

@@ -139,7 +139,7 @@ def test_cli_records_are_json_with_code_and_machine():
 
 
 def test_splitting_a_grid_by_model_names_its_models_and_needs_compute_only(tmp_path):
-    one_line_error(mrecg("reproduce", "--preset", "smoke", "--plan", "faithful", "--compute-only", "--models", "resnet9",
+    one_line_error(mrecg("reproduce", "--preset", "smoke", "--compute-only", "--models", "resnet9",
                          "--results-dir", tmp_path), "its models are mobilenetv2_x0.5, resnet18")
     one_line_error(mrecg("reproduce", "--preset", "smoke", "--models", "resnet18", "--results-dir", tmp_path),
                    "use it with --compute-only")

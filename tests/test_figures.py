@@ -26,12 +26,12 @@ def test_every_figure_module_has_a_notebook_and_a_sweep_per_preset():
 
 def test_table2_rows_switch_one_component_at_a_time_and_reuse_table1_runs():
     specs = table2.specs(Study("mini", seeds=(0,)))
-    sizes = [(s.method, s.calib_size, s.batch_size, s.resolved().scheme) for s in specs]
-    assert sizes == [
-        ("brecq", 1024, 32, None),
-        ("mrecg+brecq", 1024, 32, "modcap:loss"),
-        ("brecq", 2048, 64, None),
-        ("mrecg+brecq", 2048, 64, "modcap:loss"),
+    sizes = [(s.method, s.calib_size, s.batch_size, s.resolved().scheme, s.w_bits, s.a_bits) for s in specs]
+    assert sizes == [  # the released scheme; the paper's expansion (x4 images, x8 batch); W3A3 at mini
+        ("brecq", 1024, 32, None, 3, 3),
+        ("mrecg+brecq", 1024, 32, "official", 3, 3),
+        ("brecq", 4096, 256, None, 3, 3),
+        ("mrecg+brecq", 4096, 256, "official", 3, 3),
     ]
     table1_keys = {s.key() for s in table1.specs(MINI)}
     assert specs[0].key() in table1_keys and specs[3].key() in table1_keys  # BRECQ and "+ both" are Table 1's
@@ -40,6 +40,27 @@ def test_table2_rows_switch_one_component_at_a_time_and_reuse_table1_runs():
 def _record(method, batch, seed, top1, scheme=None):
     return {"config": {"preset": "mini", "method": method, "batch_size": batch, "seed": seed, "scheme": scheme},
             "top1": top1}
+
+
+def _table1_record(method, seed, top1, device="cpu", scheme=None):
+    return {"spec": {"model": "mobilenetv2_x0.5"}, "top1": top1, "fp_top1": 90.0,
+            "config": {"method": method, "w_bits": 2, "a_bits": 4, "seed": seed, "scheme": scheme},
+            "machine": {"device": device, "torch": "2.14.1+cu130"}}
+
+
+def test_table1_gains_are_paired_per_seed_and_name_the_machines_of_each_row():
+    records = [_table1_record("brecq", 0, 80.0), _table1_record("brecq", 1, 82.0),
+               _table1_record("mrecg+brecq", 0, 81.0, "NVIDIA H200"), _table1_record("mrecg+brecq", 1, 85.0),
+               _table1_record("mrecg+brecq", 0, 79.0, scheme="modcap:loss"),
+               _table1_record("mrecg+brecq", 1, 83.0, scheme="modcap:loss")]
+    table = table1.frame(records, floor=0.2).set_index("method")
+    released, ours = table.loc["mrecg+brecq"], table.loc["mrecg+brecq (ours: data-dependent ModCap)"]
+    assert (released.ours, released.gain_ours, ours.gain_ours) == pytest.approx((83.0, 2.0, 0.0))
+    assert (released.gain_lo, released.gain_hi) == pytest.approx((2.0 - 12.706, 2.0 + 12.706))  # differences 1, 3
+    assert released.verdict == "undecided" and released.seeds == 2
+    ref = paper.table1().set_index(["model", "w_bits", "a_bits", "method"]).top1
+    assert released.gain_paper == pytest.approx(ref["mobilenetv2_x0.5", 2, 4, "mrecg+brecq"] - ref["mobilenetv2_x0.5", 2, 4, "brecq"])
+    assert released.machines == "CPU, torch 2.14.1 + NVIDIA H200" and table.loc["brecq", "machines"] == "CPU, torch 2.14.1"
 
 
 def test_table2_gains_are_paired_per_seed_with_a_t_interval():
@@ -92,6 +113,15 @@ def test_fig4_verdict_ranks_mrecg_among_random_schemes():
     assert (v["rank"], v["of"], v.random_median, bool(v.on_front)) == (2, 4, 81.0, False)
 
 
+def test_fig4_claim_is_mrecg_minus_each_random_scheme_with_the_interval_of_their_spread():
+    frame = pd.DataFrame({"model": ["m"] * 5, "kind": ["BRECQ", "MRECG", "random", "random", "random"],
+                          "top1": [80.0, 82.0, 81.0, 83.0, 79.0], "largest_unit": [1, 3, 3, 2, 2]})
+    d = fig4.claims(frame)["m"]
+    assert (d.mean, d.n) == (1.0, 3)  # differences 1, -1, 3
+    assert (d.lo, d.hi) == pytest.approx((1.0 - 4.303 * 2.0 / math.sqrt(3), 1.0 + 4.303 * 2.0 / math.sqrt(3)))
+    assert str(d).endswith("(95 %, 3 random schemes)") and stats.verdict(d, 0.3) == "undecided"
+
+
 def test_fig4_sweep_holds_brecq_mrecg_at_brecq_batch_and_seeded_random_schemes():
     specs = fig4.specs(MINI)
     assert [s.method for s in specs[:2]] == ["brecq", "mrecg+brecq"]
@@ -110,7 +140,8 @@ def test_fig5_claims_are_paired_per_seed():
 
 def test_budget_sweep_reuses_table1_runs_at_the_preset_iterations():
     specs = budget.specs(MINI)
-    table1_w2 = {s.key() for s in table1.specs(MINI) if s.w_bits == 2 and s.method in ("brecq", "mrecg+brecq")}
+    table1_w2 = {s.key() for s in table1.specs(MINI) if (s.w_bits, s.a_bits) == (2, 4)
+                 and s.method in ("brecq", "mrecg+brecq") and s.resolved().scheme in (None, "official")}
     assert table1_w2 <= {s.key() for s in specs}
     assert sorted({s.iters for s in specs}) == list(budget.SWEEP["mini"]["iters"])
 
@@ -163,13 +194,12 @@ def test_mini_preset_scales_both_learning_rates_with_its_short_budget():
 def test_every_committed_mini_record_is_wanted_and_every_wanted_run_is_committed():
     from mrecg import paths
 
-    wanted = {s.key() for specs in all_specs(MINI).values() for s in specs}
-    faithful = {needed.key() for specs in all_specs(Study("mini", plan="faithful")).values() for s in specs
-                for needed in (s, s.modcap_pass()) if needed is not None}  # computed beside the committed grid
+    wanted = {needed.key() for specs in all_specs(MINI).values() for s in specs
+              for needed in (s, s.modcap_pass()) if needed is not None}  # the runs and the ModCap passes they need
     from mrecg.experiments import NOT_RECORDS
 
     stored = {p.stem for p in (paths.results_dir() / "mini").glob("*.json") if p.name not in NOT_RECORDS}
-    assert wanted <= stored and stored <= wanted | faithful
+    assert wanted == stored
 
 
 def test_the_scheduler_runs_longest_first_and_each_modcap_pass_once(tmp_path):

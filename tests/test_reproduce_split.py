@@ -8,9 +8,9 @@ from mrecg.reproduce import reproduce
 
 
 def test_a_split_computes_only_its_models_and_records_the_split(tmp_path):
-    summary = reproduce("smoke", results_dir=str(tmp_path), notebooks=False, plan="faithful", models=["resnet18"])
+    summary = reproduce("smoke", results_dir=str(tmp_path), notebooks=False, models=["resnet18"])
     records = [json.loads(p.read_text()) for p in (tmp_path / "smoke").glob("[0-9a-f]*.json")]
-    grid = {s.key() for group in all_specs(Study("smoke", plan="faithful")).values() for s in group
+    grid = {s.key() for group in all_specs(Study("smoke")).values() for s in group
             if s.model == "resnet18"}
     assert {r["spec"]["model"] for r in records} == {"resnet18"}
     assert grid <= {r["key"] for r in records}
@@ -32,7 +32,7 @@ def test_the_device_script_computes_what_is_missing_and_unpacks_here(tmp_path):
     from mrecg import experiments
 
     repo = Path(__file__).resolve().parents[1]
-    grid = [s for group in all_specs(Study("smoke", plan="faithful")).values() for s in group if s.model == "resnet18"]
+    grid = [s for group in all_specs(Study("smoke")).values() for s in group if s.model == "resnet18"]
     stored = experiments.run(grid[0], tmp_path / "seed", progress=False)  # committed before the call
     run = subprocess.run(["bash", "scripts/device_compute.sh", "600", "cpu", "2", "resnet18"], cwd=repo,
                          env={**os.environ, "OUT": str(tmp_path / "out"), "PRESET": "smoke",

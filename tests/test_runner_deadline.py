@@ -42,7 +42,7 @@ def test_runs_that_would_end_after_the_deadline_are_left(timed):
 
 
 def test_reproduce_stops_after_and_records_what_is_left(tmp_path):
-    summary = reproduce("smoke", results_dir=str(tmp_path), notebooks=False, plan="faithful", models=["resnet18"],
+    summary = reproduce("smoke", results_dir=str(tmp_path), notebooks=False, models=["resnet18"],
                         stop_after=0.001, workers=1)
     assert summary["runs_left"] > 0 and summary["computed_runs"] <= 1  # the first run has no timing: it may start
     manifest = json.loads((tmp_path / "smoke" / "manifest.json").read_text()) if summary["computed_runs"] else None
@@ -93,7 +93,7 @@ def test_a_cell_is_a_notebooks_runs_of_one_model_and_bit_width():
     from mrecg.figures import all_specs
     from mrecg.reproduce import cells
 
-    per = all_specs(Study("mini", plan="faithful"))
+    per = all_specs(Study("mini"))
     rank = cells(per)
     t1 = per["01_table1_accuracy"]
     w4a4 = {rank[s.key()] for s in t1 if (s.model, s.w_bits, s.a_bits) == ("mobilenetv2_x0.5", 4, 4)}

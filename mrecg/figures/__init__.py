@@ -21,35 +21,25 @@ class StudyError(ValueError):
     """A bad notebook parameter; the message is one line naming the fix."""
 
 
-PLANS = ("committed", "faithful")
-# preset values that changed after the committed run, pinned so that its records keep their keys
-COMMITTED_PINS = {"mini": {"a_lr": 4e-5}}
-
 
 @dataclass(frozen=True)
 class Study:
     """What every sweep needs to build its specs: the preset, the seeds (None: the sweep's own),
-    where ImageNet lives (paper preset), the device, and the plan.
+    where ImageNet lives (paper preset), the device and where the reconstruction caches live.
 
-    ``plan``: ``committed`` is the grid of the committed mini run (MRECG rows select merges with our
-    ModCap, x2 expansion, mostly one seed); ``faithful`` is its replacement (the released MRECG --
-    official schemes, MQBench's partition, x4 / x8 expansion -- in cells where quantization hurts,
-    three seeds, our ModCap rows labelled as ours). The faithful grid is computed in the background
-    (``mrecg reproduce --plan faithful --compute-only``) and becomes the default once complete.
+    MRECG rows are the released method (official schemes, MQBench's partition, the paper's x4 / x8
+    expansion); our ModCap selections are extra rows, labelled as ours.
     """
 
     preset: str = "mini"
     seeds: tuple[int, ...] | None = None
     data_root: str | None = None
     device: str = "cpu"
-    plan: str = "committed"
     cache_device: str = "auto"
 
     def __post_init__(self):
         if self.preset not in PRESETS:
             raise StudyError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
-        if self.plan not in PLANS:
-            raise StudyError(f"unknown plan {self.plan!r}; choose one of {', '.join(PLANS)}")
         if self.seeds is not None:
             object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
 
@@ -57,32 +47,32 @@ class Study:
         return self.seeds if self.seeds is not None else tuple(default)
 
     def spec(self, model: str, **overrides) -> RunSpec:
-        pinned = COMMITTED_PINS.get(self.preset, {}) if self.plan == "committed" else {}
         return RunSpec(model, self.preset, data_root=self.data_root, device=self.device, cache_device=self.cache_device,
-                       **{**pinned, **overrides})
+                       **overrides)
 
     def mrecg(self, model: str, expanded: bool = True, ours: str | None = None) -> dict:
-        """Overrides of an MRECG run in this plan: the released method (``ours``: our ModCap
-        selection, ``"modcap:loss"`` or ``"modcap:params"``), with or without the expanded batch."""
-        if self.plan == "committed":
-            return {**committed_mrecg(self.preset, model, expanded), **({"scheme": ours} if ours else {})}
+        """Overrides of an MRECG run: the released method (``ours``: our ModCap selection,
+        ``"modcap:loss"`` or ``"modcap:params"``), with or without the expanded batch."""
         base = PRESETS[self.preset]
         sizes = {} if expanded else dict(calib_size=base["calib_size"], batch_size=base["batch_size"])
         return {**sizes, **({"scheme": ours} if ours else {})}
 
-    def sweep(self, committed: dict, faithful: dict) -> dict:
-        """A module's sweep (``SWEEP`` / ``FAITHFUL``, per preset) for this preset and plan."""
-        return (committed if self.plan == "committed" else faithful)[self.preset]
+    def sweep(self, sweeps: dict) -> dict:
+        """A module's sweep (its ``SWEEP``, per preset) for this preset."""
+        return sweeps[self.preset]
+
+    def bits(self, sweeps: dict) -> str:
+        """The bit-widths of a one-cell sweep as the paper writes them (``W3A3``)."""
+        w, a = self.sweep(sweeps)["bits"]
+        return f"W{w}A{a}"
 
 
-def committed_mrecg(preset: str, model: str, expanded: bool = True) -> dict:
-    """The MRECG configuration of the committed mini run: merges selected by our data-dependent
-    ModCap and the earlier x2 expansion (2 x images, 2 x batch), pinned so that the committed
-    records keep their keys. The faithful grid (released schemes, x4 / x8) replaces it."""
-    base = PRESETS[preset]
-    sizes = dict(calib_size=base["calib_size"] * 2, batch_size=base["batch_size"] * 2) if expanded else \
-        dict(calib_size=base["calib_size"], batch_size=base["batch_size"])
-    return dict(scheme="modcap:loss", **sizes)
+def machine_label(record: dict) -> str:
+    """Where a run was computed, as short as tells a grid's machines apart: the GPU's name, or the
+    CPU with its torch. The same run on two machines differs by up to the noise floor."""
+    machine = record.get("machine", {})
+    device = machine.get("device", "cpu")
+    return device if device != "cpu" else f"CPU, torch {machine.get('torch', '?').split('+')[0]}"
 
 
 def method_label(config: dict) -> str:
@@ -113,4 +103,4 @@ def all_specs(study: Study) -> dict[str, list[RunSpec]]:
     return {name: module.specs(study) for name, module in FIGURES.items() if hasattr(module, "specs")}
 
 
-__all__ = ["FIGURES", "Study", "StudyError", "all_specs", "committed_mrecg", "expanded_sizes", "method_label"]
+__all__ = ["FIGURES", "Study", "StudyError", "all_specs", "expanded_sizes", "machine_label", "method_label"]

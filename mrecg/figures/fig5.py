@@ -19,13 +19,8 @@ from ..experiments import RunSpec
 from ..output import save_figure
 from . import Study
 
-SWEEP = {
-    "smoke": dict(batch_sizes=(8, 16), seeds=(0,), bits=(4, 4)),
-    "mini": dict(batch_sizes=(16, 32, 64), seeds=(0, 1, 2), bits=(4, 4)),
-    "paper": dict(batch_sizes=(16, 32, 64, 128, 256), seeds=(0, 1, 2), bits=(4, 4)),
-}
 # from batch 16 to the paper's 256, at a cell with room (W3A3 on Fashion-MNIST)
-FAITHFUL = {
+SWEEP = {
     "smoke": dict(batch_sizes=(8, 16), seeds=(0,), bits=(4, 4)),
     "mini": dict(batch_sizes=(16, 32, 64, 128, 256), seeds=(0, 1, 2), bits=(3, 3)),
     "paper": dict(batch_sizes=(16, 32, 64, 128, 256), seeds=(0, 1, 2), bits=(4, 4)),
@@ -34,7 +29,7 @@ MODEL = "mobilenetv2_x0.5"
 
 
 def specs(study: Study) -> list[RunSpec]:
-    sweep = study.sweep(SWEEP, FAITHFUL)
+    sweep = study.sweep(SWEEP)
     w, a = sweep["bits"]
     return [study.spec(MODEL, method="brecq", w_bits=w, a_bits=a, seed=seed, batch_size=b)
             for b in sweep["batch_sizes"] for seed in study.seeds_or(sweep["seeds"])]

@@ -31,22 +31,17 @@ RUNS = (
     ("MRECG data-free (ours: ModCap)", "mrecg+brecq", "modcap:params"),
     ("MRECG data-dependent (ours: ModCap)", "mrecg+brecq", "modcap:loss"),
 )
-SWEEP = {"smoke": dict(models=("mobilenetv2_x0.5",), seeds=(0,), bits=(2, 4), released=False),
-         "mini": dict(models=("mobilenetv2_x0.5", "resnet18"), seeds=(0,), bits=(2, 4), released=False),
-         "paper": dict(models=("mobilenetv2_x1.0", "resnet18"), seeds=(0,), bits=(2, 4), released=False)}
-FAITHFUL = {"smoke": dict(models=("mobilenetv2_x0.5",), seeds=(0,), bits=(2, 4), released=True),
-            "mini": dict(models=("mobilenetv2_x0.5", "resnet18"), seeds=(0, 1, 2), bits=(2, 4), released=True),
-            "paper": dict(models=("mobilenetv2_x1.0", "resnet18"), seeds=(0, 1, 2), bits=(2, 4), released=True)}
+SWEEP = {"smoke": dict(models=("mobilenetv2_x0.5",), seeds=(0,), bits=(2, 4)),
+         "mini": dict(models=("mobilenetv2_x0.5", "resnet18"), seeds=(0, 1, 2), bits=(2, 4)),
+         "paper": dict(models=("mobilenetv2_x1.0", "resnet18"), seeds=(0, 1, 2), bits=(2, 4))}
 
 
 def specs(study: Study) -> list[RunSpec]:
-    sweep = study.sweep(SWEEP, FAITHFUL)
+    sweep = study.sweep(SWEEP)
     w, a = sweep["bits"]
     out = []
     for model in sweep["models"]:
         for _, method, scheme in RUNS:
-            if scheme == "official" and not sweep["released"]:
-                continue
             extra = study.mrecg(model, ours=scheme if scheme != "official" else None) if scheme else {}
             out += [study.spec(model, method=method, w_bits=w, a_bits=a, seed=s, **extra)
                     for s in study.seeds_or(sweep["seeds"])]

@@ -15,20 +15,14 @@ import pandas as pd
 from .. import paper, stats
 from ..experiments import RunSpec
 from ..models import NAMES
-from . import Study, method_label
+from . import Study, machine_label, method_label
 
 METHODS = ("adaround", "brecq", "qdrop", "mrecg+brecq", "mrecg+qdrop")
 BASELINE_OF = {"mrecg+brecq": "brecq", "mrecg+qdrop": "qdrop"}
 # Which cells (model, (w_bits, a_bits)) each preset fills, with how many seeds, and on which models our
-# ModCap-selected MRECG rows are added (``ours``). SWEEP: the committed run; FAITHFUL: its replacement.
-SWEEP = {
-    "smoke": dict(cells=(("resnet18", (4, 4)),), seeds=(0,)),
-    "mini": dict(cells=(("mobilenetv2_x0.5", (4, 4)), ("mobilenetv2_x0.5", (2, 4)), ("resnet18", (2, 4))),
-                 seeds=(0,)),
-    "paper": dict(cells=tuple((m, b) for m in NAMES for b in ((4, 4), (2, 4), (3, 3), (2, 2))), seeds=(0,)),
-}
+# ModCap-selected MRECG rows are added (``ours``).
 BITS = ((4, 4), (2, 4), (3, 3), (2, 2))
-FAITHFUL = {
+SWEEP = {
     "smoke": dict(cells=(("resnet18", (4, 4)),), seeds=(0,), ours=()),
     # every cell of the paper for the two models, and the other widths where BRECQ loses most (W2A2)
     "mini": dict(cells=tuple((m, b) for m in ("mobilenetv2_x0.5", "resnet18") for b in BITS)
@@ -39,7 +33,7 @@ FAITHFUL = {
 
 
 def specs(study: Study) -> list[RunSpec]:
-    sweep = study.sweep(SWEEP, FAITHFUL)
+    sweep = study.sweep(SWEEP)
     out = []
     for model, (w, a) in sweep["cells"]:
         runs = [(m, study.mrecg(model) if m in BASELINE_OF else {}) for m in METHODS]
@@ -51,22 +45,24 @@ def specs(study: Study) -> list[RunSpec]:
 
 
 def runs(records: Sequence[dict]) -> pd.DataFrame:
-    """One row per run: model, bits, method, label, seed, top1, fp_top1."""
+    """One row per run: model, bits, method, label, seed, top1, fp_top1, machine."""
     return pd.DataFrame(
         {"model": r["spec"]["model"], "bits": f"W{r['config']['w_bits']}A{r['config']['a_bits']}",
          "w_bits": r["config"]["w_bits"], "a_bits": r["config"]["a_bits"], "method": r["config"]["method"],
-         "label": method_label(r["config"]), "seed": r["config"]["seed"], "top1": r["top1"], "fp_top1": r["fp_top1"]}
+         "label": method_label(r["config"]), "seed": r["config"]["seed"], "top1": r["top1"], "fp_top1": r["fp_top1"],
+         "machine": machine_label(r)}
         for r in records
     )
 
 
 def frame(records: Sequence[dict], floor: float) -> pd.DataFrame:
     """Ours (mean, std, seeds) beside the paper; for MRECG rows the paired gain over the baseline
-    with its 95 % interval and verdict."""
+    with its 95 % interval and verdict; the machines that computed each row."""
     rows = runs(records)
     keys = ["model", "w_bits", "a_bits", "method", "label"]
     ours = rows.groupby(keys, sort=False).agg(bits=("bits", "first"), ours=("top1", "mean"), ours_std=("top1", "std"),
-                                              seeds=("top1", "size"), ours_fp=("fp_top1", "first")).reset_index()
+                                              seeds=("top1", "size"), ours_fp=("fp_top1", "first"),
+                                              machines=("machine", lambda m: " + ".join(sorted(set(m))))).reset_index()
     ref = paper.table1()
     fp = ref[ref.method == "fp"][["model", "top1"]].rename(columns={"top1": "paper_fp"})
     ref = ref[ref.method != "fp"][["model", "w_bits", "a_bits", "method", "top1"]].rename(columns={"top1": "paper"})
@@ -89,7 +85,7 @@ def frame(records: Sequence[dict], floor: float) -> pd.DataFrame:
     table["order"] = table.method.map({m: i for i, m in enumerate(METHODS)})
     table = table.sort_values(["model", "w_bits", "a_bits", "order", "label"], ascending=[True, False, False, True, True])
     columns = ["model", "bits", "label", "ours", "ours_std", "seeds", "ours_fp", "paper", "paper_fp",
-               "gain_ours", "gain_lo", "gain_hi", "gain_paper", "verdict"]
+               "gain_ours", "gain_lo", "gain_hi", "gain_paper", "verdict", "machines"]
     return table.reindex(columns=columns).rename(columns={"label": "method"}).reset_index(drop=True)
 
 
