@@ -170,6 +170,27 @@ def test_fig6_oscillation_and_paired_claims_on_exact_curves():
     claims = fig6.claims(pd.DataFrame(rows))
     ada = claims.set_index("claim").loc["AdaRound oscillates more than BRECQ"]
     assert ada.difference == pytest.approx(((6 - 2) + (4 - 2)) / 2) and ada.seeds == 2
+    assert ada.verdict == "undecided"  # two seeds, differences 4 and 2: t(1) widens the interval past zero
+
+
+def test_fig6_verdict_lines_decide_per_block_and_per_unit_on_exact_records():
+    """A merged run: per block it zigzags more than BRECQ, per unit (one point for the merged pair) it is flat."""
+    def record(method: str, scheme, seed: int, errors, units) -> dict:
+        return {"spec": {"model": "m"}, "config": {"method": method, "scheme": scheme, "seed": seed},
+                "errors": [{"block": b, "error": e, "fp_energy": 2.0} for b, e in enumerate(errors)],
+                "units": [{"name": f"u{i}", "blocks": blocks, "loss": loss} for i, (blocks, loss) in enumerate(units)]}
+
+    records = []
+    for seed, bump in enumerate((0.0, 1.0, 2.0)):
+        records.append(record("brecq", None, seed, [1, 3 + bump, 1], [([0], 1.0), ([1], 3.0 + bump), ([2], 1.0)]))
+        records.append(record("mrecg+brecq", "official", seed, [1, 5 + bump, 1], [([0, 1], 1.0), ([2], 1.0)]))
+    block, unit = fig6.verdict_lines(records)
+    # per block, normalised: BRECQ's TV (2 + bump), MRECG's (4 + bump), so BRECQ - MRECG = -2 on every seed
+    assert "per block: MRECG (released) oscillates less than BRECQ" in block
+    assert "-2.000 [-2.000, -2.000] (95 %, 3 seeds): contradicted" in block
+    # per unit, raw loss: BRECQ's TV 2 * (2 + bump) = 4, 6, 8; MRECG's 0; mean 6, sd 2, t(2) = 4.303
+    half = 4.303 * 2 / 3 ** 0.5
+    assert f"+6.000 [{6 - half:+.3f}, {6 + half:+.3f}] (95 %, 3 seeds): supported" in unit
 
 
 def test_toy_capacity_drops_and_by_hand_modcap():

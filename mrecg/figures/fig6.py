@@ -147,14 +147,17 @@ def plot_units(units: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def claims(curves: pd.DataFrame, floor: float = 0.0) -> pd.DataFrame:
-    """The paper's orderings on the normalised total variation, paired per seed: (claim, the curve
-    that should oscillate more, the one that should oscillate less)."""
+def claims(curves: pd.DataFrame, value: str = "normalised", floor: float = 0.0) -> pd.DataFrame:
+    """The paper's orderings on the total variation of ``value`` along depth, paired per seed: (claim,
+    the curve that should oscillate more, the one that should oscillate less). On :func:`block_curves`
+    use ``normalised`` (every method has a point per block); on :func:`unit_curves` (the paper's plot)
+    use ``loss``, where a merged unit is one point. No run-to-run floor is measured for a total
+    variation, so the default verdict asks the interval to clear zero."""
     orderings = (("AdaRound oscillates more than BRECQ", "AdaRound", "BRECQ"),
                  ("MRECG (released) oscillates less than BRECQ", "BRECQ", RUNS[3][0]),
                  ("MRECG (ours, data-dependent) oscillates less than BRECQ", "BRECQ", RUNS[5][0]),
                  ("MRECG data-dependent oscillates less than data-free (ours)", RUNS[4][0], RUNS[5][0]))
-    tv = {(m, label, seed): oscillation(g.sort_values("block").normalised.tolist())["total_variation"]
+    tv = {(m, label, seed): oscillation(g.sort_values("block")[value].tolist())["total_variation"]
           for (m, label, seed), g in curves.groupby(["model", "label", "seed"])}
     out = []
     for model in dict.fromkeys(curves.model):
@@ -166,3 +169,18 @@ def claims(curves: pd.DataFrame, floor: float = 0.0) -> pd.DataFrame:
             out.append({"model": model, "claim": claim, "difference": d.mean, "lo": d.lo, "hi": d.hi,
                         "seeds": d.n, "verdict": stats.verdict(d, floor)})
     return pd.DataFrame(out)
+
+
+def verdict_lines(records: Sequence[dict], floor: float = 0.0) -> list[str]:
+    """Every ordering claim, decided per block (normalised error: the same points for every method)
+    and per unit (the paper's plot, raw loss: a merged unit is one point, so merging alone lowers
+    the total variation), each with its paired 95 % interval over seeds."""
+    views = (("per block", block_curves(records), "normalised"), ("per unit", unit_curves(records), "loss"))
+    lines = []
+    for view, curves, value in views:
+        for row in claims(curves, value, floor).itertuples():
+            spread = (f"[{row.lo:+.3f}, {row.hi:+.3f}] (95 %, {row.seeds} seeds)" if row.seeds > 1
+                      else "(1 seed, no interval)")
+            lines.append(f"{row.model}, {view}: {row.claim}: total variation of the {value} curve, more - less "
+                         f"{row.difference:+.3f} {spread}: {row.verdict}")
+    return lines
