@@ -82,7 +82,7 @@ def findings(preset: str = "mini") -> str:
                      f"{stats.explain(f4_claims[row.model], floor.points)}.")
     rows, _ = fig5.frame(records(fig5))
     lines += [f"- Fig. 5: {line}" for line in fig5.verdict_lines(rows, floor.points)]
-    lines += [f"- Fig. 6: {line}" for line in fig6.verdict_lines(records(fig6))]
+    lines += [f"- Fig. 6: {line}" for line in fig6.verdict_lines(records(fig6), fig6.unit_floor(results, preset))]
     gains = budget.gains(budget.frame(records(budget)))
     lines += [f"- Budget: {line}" for line in budget.verdict_lines(gains, preset, floor.points)]
     toy_record = toy.experiment(study, results) if toy.record_path(study, results, 0).is_file() else None

@@ -1,5 +1,6 @@
 """The sweeps, frames and verdicts behind the notebooks, on exact numbers."""
 
+import json
 import math
 
 import pandas as pd
@@ -187,10 +188,23 @@ def test_fig6_verdict_lines_decide_per_block_and_per_unit_on_exact_records():
     block, unit = fig6.verdict_lines(records)
     # per block, normalised: BRECQ's TV (2 + bump), MRECG's (4 + bump), so BRECQ - MRECG = -2 on every seed
     assert "per block: MRECG (released) oscillates less than BRECQ" in block
-    assert "-2.000 [-2.000, -2.000] (95 %, 3 seeds): contradicted" in block
+    assert "-2.000 [-2.000, -2.000] (95 %, 3 seeds), floor 0.000: contradicted" in block
     # per unit, raw loss: BRECQ's TV 2 * (2 + bump) = 4, 6, 8; MRECG's 0; mean 6, sd 2, t(2) = 4.303
     half = 4.303 * 2 / 3 ** 0.5
-    assert f"+6.000 [{6 - half:+.3f}, {6 + half:+.3f}] (95 %, 3 seeds): supported" in unit
+    assert f"+6.000 [{6 - half:+.3f}, {6 + half:+.3f}] (95 %, 3 seeds), floor 0.000: supported" in unit
+    # a machine floor of 20 % of BRECQ's mean TV (6): 1.2, above the interval's lower end 1.033
+    assert fig6.verdict_lines(records, 0.2)[1].endswith("floor 1.200: undecided")
+
+
+def test_fig6_unit_floor_is_the_largest_relative_range_of_one_configuration(tmp_path):
+    rows = [{"key": "a", "fingerprint": "f", "unit_losses": losses} for losses in ([1, 3, 1], [1, 4, 1], [1, 3.5, 1])]
+    rows += [{"key": "b", "fingerprint": "f", "unit_losses": [1, 2]}, {"key": "b", "fingerprint": "f", "unit_losses": [1, 2]},
+             {"key": "c", "fingerprint": "f", "unit_losses": [0, 9]}, {"key": "c", "fingerprint": "f", "top1": 1.0}]
+    (tmp_path / "mini").mkdir()
+    (tmp_path / "mini" / "noise.json").write_text(json.dumps({"rows": rows}))
+    # key a: total variations 4, 6, 5 -> range 2 over mean 5; key b agrees; key c has one curve
+    assert fig6.unit_floor(tmp_path, "mini") == pytest.approx(0.4)
+    assert fig6.unit_floor(tmp_path, "smoke") == 0.0
 
 
 def test_toy_capacity_drops_and_by_hand_modcap():

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import methods, paper, stats
+from .. import methods, noise, paper, stats
 from ..experiments import RunSpec
 from ..output import save_figure
 from . import Study
@@ -147,12 +147,28 @@ def plot_units(units: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def claims(curves: pd.DataFrame, value: str = "normalised", floor: float = 0.0) -> pd.DataFrame:
+def unit_floor(results_dir: str | os.PathLike, preset: str) -> float:
+    """The per-unit claims' noise floor, as a fraction of a curve's total variation: the largest
+    relative range of the unit-loss total variation among runs of one configuration on different
+    machines and thread counts (``noise.json``'s rows, grouped as :func:`mrecg.noise.floor` groups
+    them). 0 where the preset has no such measurement."""
+    from ..fingerprint import computed_by
+
+    groups: dict[tuple, list[float]] = {}
+    for row in noise.rows(results_dir, preset):
+        if row.get("unit_losses"):
+            tv = oscillation(row["unit_losses"])["total_variation"]
+            groups.setdefault((row["key"], computed_by(row["fingerprint"])), []).append(tv)
+    return max(((max(v) - min(v)) / (sum(v) / len(v)) for v in groups.values() if len(v) > 1), default=0.0)
+
+
+def claims(curves: pd.DataFrame, value: str = "normalised", relative_floor: float = 0.0) -> pd.DataFrame:
     """The paper's orderings on the total variation of ``value`` along depth, paired per seed: (claim,
     the curve that should oscillate more, the one that should oscillate less). On :func:`block_curves`
     use ``normalised`` (every method has a point per block); on :func:`unit_curves` (the paper's plot)
-    use ``loss``, where a merged unit is one point. No run-to-run floor is measured for a total
-    variation, so the default verdict asks the interval to clear zero."""
+    use ``loss``, where a merged unit is one point. The floor of a claim is ``relative_floor`` times
+    the larger of the two curves' mean total variation (:func:`unit_floor` measures it for the unit
+    losses; nothing is measured for the per-block errors, where the floor is 0)."""
     orderings = (("AdaRound oscillates more than BRECQ", "AdaRound", "BRECQ"),
                  ("MRECG (released) oscillates less than BRECQ", "BRECQ", RUNS[3][0]),
                  ("MRECG (ours, data-dependent) oscillates less than BRECQ", "BRECQ", RUNS[5][0]),
@@ -165,22 +181,25 @@ def claims(curves: pd.DataFrame, value: str = "normalised", floor: float = 0.0) 
             seeds = sorted(s for (m, lab, s) in tv if m == model and lab == more and (m, less, s) in tv)
             if not seeds:
                 continue
-            d = stats.paired([tv[(model, more, s)] for s in seeds], [tv[(model, less, s)] for s in seeds])
+            a, b = [tv[(model, more, s)] for s in seeds], [tv[(model, less, s)] for s in seeds]
+            d, floor = stats.paired(a, b), relative_floor * max(np.mean(a), np.mean(b))
             out.append({"model": model, "claim": claim, "difference": d.mean, "lo": d.lo, "hi": d.hi,
-                        "seeds": d.n, "verdict": stats.verdict(d, floor)})
+                        "seeds": d.n, "floor": floor, "verdict": stats.verdict(d, floor)})
     return pd.DataFrame(out)
 
 
-def verdict_lines(records: Sequence[dict], floor: float = 0.0) -> list[str]:
-    """Every ordering claim, decided per block (normalised error: the same points for every method)
-    and per unit (the paper's plot, raw loss: a merged unit is one point, so merging alone lowers
-    the total variation), each with its paired 95 % interval over seeds."""
-    views = (("per block", block_curves(records), "normalised"), ("per unit", unit_curves(records), "loss"))
+def verdict_lines(records: Sequence[dict], relative_floor: float = 0.0) -> list[str]:
+    """Every ordering claim, decided per block (normalised error: the same points for every method;
+    no machine floor measured) and per unit (the paper's plot, raw loss: a merged unit is one point,
+    so merging alone lowers the total variation; floor from ``relative_floor``, see :func:`unit_floor`),
+    each with its paired 95 % interval over seeds."""
+    views = (("per block", block_curves(records), "normalised", 0.0),
+             ("per unit", unit_curves(records), "loss", relative_floor))
     lines = []
-    for view, curves, value in views:
-        for row in claims(curves, value, floor).itertuples():
+    for view, curves, value, relative in views:
+        for row in claims(curves, value, relative).itertuples():
             spread = (f"[{row.lo:+.3f}, {row.hi:+.3f}] (95 %, {row.seeds} seeds)" if row.seeds > 1
                       else "(1 seed, no interval)")
             lines.append(f"{row.model}, {view}: {row.claim}: total variation of the {value} curve, more - less "
-                         f"{row.difference:+.3f} {spread}: {row.verdict}")
+                         f"{row.difference:+.3f} {spread}, floor {row.floor:.3f}: {row.verdict}")
     return lines
