@@ -17,12 +17,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-import mrecg.ptq
-import mrecg.reconstruct
-from mrecg.adaround import BetaSchedule, WeightQuantizer, rectified_sigmoid
-from mrecg.layers import QuantLayer
-from mrecg.quantizer import ActQuantizer, fake_quantize, lp_search, mix, qrange
-from mrecg.reconstruct import Trace, flush_denormal, quant_parameters, recon_loss
+import mrecg.recon.loop
+import mrecg.recon.ptq
+from mrecg.quant.adaround import BetaSchedule, WeightQuantizer, rectified_sigmoid
+from mrecg.quant.layers import QuantLayer
+from mrecg.quant.quantizer import ActQuantizer, fake_quantize, lp_search, mix, qrange
+from mrecg.recon.loop import Trace, flush_denormal, quant_parameters, recon_loss
 
 
 class OldFakeQuantSTE(torch.autograd.Function):
@@ -147,16 +147,16 @@ def old_reconstruct(
 
 @contextlib.contextmanager
 def old_step() -> Iterator[None]:
-    """Run the old step inside: ``mrecg.ptq.quantize`` and ``mrecg.reconstruct.reconstruct``
-    (as called through ``mrecg.ptq``) and every quantized layer's forward behave as at 6584a2a."""
+    """Run the old step inside: ``mrecg.recon.ptq.quantize`` and ``mrecg.recon.loop.reconstruct``
+    (as called through ``mrecg.recon.ptq``) and every quantized layer's forward behave as at 6584a2a."""
     saved = [
-        (mrecg.ptq, "reconstruct", mrecg.ptq.reconstruct),
-        (mrecg.reconstruct, "reconstruct", mrecg.reconstruct.reconstruct),
+        (mrecg.recon.ptq, "reconstruct", mrecg.recon.ptq.reconstruct),
+        (mrecg.recon.loop, "reconstruct", mrecg.recon.loop.reconstruct),
         (ActQuantizer, "forward", ActQuantizer.forward),
         (WeightQuantizer, "forward", WeightQuantizer.forward),
         (QuantLayer, "forward", QuantLayer.forward),
     ]
-    mrecg.ptq.reconstruct = mrecg.reconstruct.reconstruct = old_reconstruct
+    mrecg.recon.ptq.reconstruct = mrecg.recon.loop.reconstruct = old_reconstruct
     ActQuantizer.forward, WeightQuantizer.forward, QuantLayer.forward = old_act_forward, old_weight_forward, old_layer_forward
     try:
         yield

@@ -22,13 +22,14 @@ def run_one(job: tuple) -> dict:
     model, (w_bits, a_bits), iters, w_lr, a_lr, seed, device, out = job
     import torch
 
-    from mrecg.experiments import RunSpec, compute
+    from mrecg.study.records import compute_record
+    from mrecg.study.runs import RunSpec
 
     torch.set_num_threads(1)
     spec = RunSpec(model, "mini", method="brecq", w_bits=w_bits, a_bits=a_bits, seed=seed, iters=iters, w_lr=w_lr,
                    a_lr=a_lr, device=device)
     start = time.perf_counter()
-    record = compute(spec, progress=False)
+    record = compute_record(spec, progress=False)
     row = dict(model=model, bits=f"{w_bits}/{a_bits}", iters=iters, w_lr=w_lr, a_lr=a_lr, seed=seed, device=device,
                top1=record["top1"], sec=round(time.perf_counter() - start, 1), cpu=record["machine"]["cpu"],
                fingerprint=record["code"]["fingerprint"])

@@ -5,7 +5,7 @@ folders of structured noise: a smooth per-class colour field, a smooth per-image
 pixel noise; ``--images`` training images, 50 validation images), takes torchvision's
 ResNet-18 and MobileNetV2 with random weights (BN statistics set by a forward pass over 256 of
 those images in train mode, so activations keep a sensible scale through the depth), and runs
-``mrecg.ptq.quantize`` with ``PTQConfig.preset_config("paper", ...)`` at ``--iters`` iterations
+``mrecg.recon.ptq.quantize`` with ``PTQConfig.preset_config("paper", ...)`` at ``--iters`` iterations
 per unit (default 200), caches on the device:
 
 * ``brecq``: BRECQ, 1024 calibration images, batch 32 (the paper's baselines);
@@ -40,8 +40,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-import mrecg.ptq
-import mrecg.selection
+import mrecg.merging.selection
+import mrecg.recon.ptq
 from mrecg import PTQConfig, data, models
 
 PAPER_ITERS = 20_000
@@ -96,11 +96,11 @@ def rss_mb() -> tuple[float, float]:
 
 
 class UnitMeter:
-    """Wraps ``mrecg.ptq.reconstruct`` to time each unit's steps and read its memory."""
+    """Wraps ``mrecg.recon.ptq.reconstruct`` to time each unit's steps and read its memory."""
 
     def __init__(self, device: str):
         self.device, self.records = device, []
-        self.real = mrecg.ptq.reconstruct
+        self.real = mrecg.recon.ptq.reconstruct
 
     def sync(self) -> None:
         if self.device.startswith("cuda"):
@@ -154,7 +154,7 @@ def main() -> None:
     calib = data.calibration_set(data.imagenet(root, "train"), n_calib + holdout, seed=0)
     print(f"# calibration tensor {tuple(calib.shape)} decoded in {time.perf_counter() - t1:.0f} s", flush=True)
     meter = UnitMeter(args.device)
-    mrecg.ptq.reconstruct = meter
+    mrecg.recon.ptq.reconstruct = meter
     summary = []
     with open(args.out, "w") as out:
         for name in args.models.split(","):
@@ -175,8 +175,8 @@ def main() -> None:
                 if cuda:
                     torch.cuda.reset_peak_memory_stats()
                 start = time.perf_counter()
-                cfg, _ = mrecg.selection.select(model, images, cfg)
-                _, report = mrecg.ptq.quantize(model, images, cfg, progress=False)
+                cfg, _ = mrecg.merging.selection.select(model, images, cfg)
+                _, report = mrecg.recon.ptq.quantize(model, images, cfg, progress=False)
                 seconds = time.perf_counter() - start
                 steps_s = sum(r["recon_s"] for r in meter.records)
                 rest_s = seconds - steps_s
@@ -196,7 +196,7 @@ def main() -> None:
                 summary.append(run)
                 print(f"  {name} {variant}: quantize {seconds:.1f} s ({steps_s:.1f} s in steps), "
                       f"-> {extrapolated_h:.2f} h at {PAPER_ITERS} iterations per unit", flush=True)
-    mrecg.ptq.reconstruct = meter.real
+    mrecg.recon.ptq.reconstruct = meter.real
     print("\nmodel, variant: units, median step ms, peak GPU GiB, peak RSS GiB, hours at 20k iterations/unit")
     for run in summary:
         print(f"{run['model']}, {run['variant']}: {run['units']}, {run['median_step_ms']:.2f}, "

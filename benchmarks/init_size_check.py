@@ -30,9 +30,10 @@ from pathlib import Path
 
 import torch
 
-from mrecg import noise, paths, stats
-from mrecg.experiments import RunSpec, code_fingerprint, compute, is_stale, read_record, record_path
-from mrecg.fingerprint import computed_by
+from mrecg.study import noise, paths, stats
+from mrecg.study.fingerprint import code_fingerprint, computed_by
+from mrecg.study.records import compute_record, is_stale, read_record, record_path
+from mrecg.study.runs import RunSpec
 
 OUT = Path(__file__).resolve().parent / "results" / "init_size_check.jsonl"
 
@@ -51,13 +52,13 @@ def base_record(spec: RunSpec, device: str, results: Path) -> tuple[dict, str]:
     if record is not None and record["machine"].get("device", "cpu").startswith("cpu") == device.startswith("cpu") \
             and not is_stale(record):
         return record, "the stored record"
-    return compute(spec.with_(device=device), progress=False), "computed here"
+    return compute_record(spec.with_(device=device), progress=False), "computed here"
 
 
 def pair(spec: RunSpec, size: int, device: str, results: Path) -> dict:
     """One seed's pair: the run at the grid's initialisation and at ``size`` images, on ``device``."""
     base, source = base_record(spec, device, results)
-    new = compute(spec.with_(init_size=size, device=device), progress=False)
+    new = compute_record(spec.with_(init_size=size, device=device), progress=False)
     cfg = base["config"]
     return {"key": spec.key(), "model": spec.model, "method": cfg["method"], "bits": f"W{cfg['w_bits']}A{cfg['a_bits']}",
             "seed": cfg["seed"], "init_size_base": cfg["init_size"], "init_size": size, "top1_base": base["top1"],

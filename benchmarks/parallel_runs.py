@@ -1,7 +1,7 @@
 """Two quantization runs after each other (all threads each) vs side by side (one thread each).
 
 Prints the wall time of both ways and their ratio, measured in one process tree on this
-machine; `mrecg.runner.run_specs` uses the side-by-side way on CPUs. Usage:
+machine; `mrecg.study.runner.run_specs` uses the side-by-side way on CPUs. Usage:
 
     python benchmarks/parallel_runs.py [--model mobilenetv2_x0.5] [--iters 200]
 """
@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from mrecg.experiments import RunSpec
-from mrecg.runner import run_specs
+from mrecg.study.runner import run_specs
+from mrecg.study.runs import RunSpec
 
 
 def main() -> None:

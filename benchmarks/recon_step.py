@@ -6,7 +6,7 @@ machine load hits all of them alike:
   * fp32: forward + backward of the BN-folded float unit (weights and biases trainable) on a
     fixed batch with the reconstruction loss -- what training the unit would cost -- under the
     same flush-denormals setting as the loop;
-  * new: ``mrecg.reconstruct.reconstruct`` at W2A4 (``--bits``) with AdaRound and activation
+  * new: ``mrecg.recon.loop.reconstruct`` at W2A4 (``--bits``) with AdaRound and activation
     quantization both on (the single-stage QDrop/MRECG loop), per step: the batch draw from a
     1024-image cache, the rounding regulariser from 20 % of the steps on, the Adam update;
   * old: the same with the step of commit 6584a2a (``benchmarks/_old_step.py``).
@@ -39,12 +39,12 @@ from torchvision.models.resnet import BasicBlock
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _old_step import old_step  # noqa: E402
 
-import mrecg.reconstruct  # noqa: E402
+import mrecg.recon.loop  # noqa: E402
 from mrecg import data, models  # noqa: E402
-from mrecg.blocks import quantize_block  # noqa: E402
-from mrecg.layers import QuantLayer  # noqa: E402
-from mrecg.reconstruct import flush_denormal, recon_loss  # noqa: E402
-from mrecg.units import build_chain  # noqa: E402
+from mrecg.quant.blocks import quantize_block  # noqa: E402
+from mrecg.quant.layers import QuantLayer  # noqa: E402
+from mrecg.recon.loop import flush_denormal, recon_loss  # noqa: E402
+from mrecg.recon.units import build_chain  # noqa: E402
 
 CACHE = 1024
 
@@ -135,7 +135,7 @@ def make_recon(blocks: list[nn.Module], cache: torch.Tensor, target: torch.Tenso
     def run(steps: int) -> float:
         start = time.perf_counter()
         # looked up at call time, so that old_step() can swap it; re-initialises AdaRound each call
-        mrecg.reconstruct.reconstruct(unit, cache, cache, target, iters=steps, **kwargs)
+        mrecg.recon.loop.reconstruct(unit, cache, cache, target, iters=steps, **kwargs)
         return (time.perf_counter() - start) / steps
 
     return run

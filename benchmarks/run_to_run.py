@@ -1,7 +1,7 @@
 """Run-to-run variation: the same configurations and seeds on this machine at several thread
 counts, recomputed from scratch (no cache), rows appended to ``results/<preset>/noise.json``.
 
-The noise floor of every verdict (:mod:`mrecg.noise`) is the largest top-1 range of one
+The noise floor of every verdict (:mod:`mrecg.study.noise`) is the largest top-1 range of one
 configuration over the rows with the same code fingerprint. Run it on every machine whose
 records you mix (each appends its rows; ``--merge FILE`` adds rows brought from another machine).
 
@@ -22,9 +22,10 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from mrecg import noise, paths
-from mrecg.experiments import RunSpec, compute, read_record, record_path
-from mrecg.storage import save_json
+from mrecg.study import noise, paths
+from mrecg.study.records import compute_record, read_record, record_path
+from mrecg.study.runs import RunSpec
+from mrecg.study.storage import save_json
 
 # Table 1 cells of the mini grid: the two models and a cell with room
 CONFIGS = (
@@ -47,7 +48,7 @@ def measure(spec: RunSpec, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    return row(spec, compute(spec.with_(device="cpu"), progress=False), "recomputed by benchmarks/run_to_run.py")
+    return row(spec, compute_record(spec.with_(device="cpu"), progress=False), "recomputed by benchmarks/run_to_run.py")
 
 
 def stored_rows(keys: list[str], preset: str) -> tuple[list[RunSpec], list[dict]]:

@@ -4,10 +4,10 @@ Each line compares variants of one part (A, B, C, A, B, C, ... ``--repeats`` rou
 prints the median time per call in ms with the range:
   * Adam over the rounding variables of ResNet-18 (width 32) layer4.1 (2 x 256x256x3x3) and of a small unit:
     per-tensor (torch's default on CPU), foreach, fused (what ``reconstruct`` uses);
-  * the weight gradient of a depthwise 3x3 convolution, batch 32: oneDNN's against ``mrecg.depthwise``'s matrix form;
+  * the weight gradient of a depthwise 3x3 convolution, batch 32: oneDNN's against ``mrecg.quant.depthwise``'s matrix form;
   * the regulariser's ``|u|^(beta - 2)`` over 590 k elements: ``pow`` against ``exp(log)``;
   * top-1 evaluation of W2A4 mini models on the Fashion-MNIST test set with the quantized weights frozen
-    (``mrecg.layers.freeze``) against re-quantized every batch.
+    (``mrecg.quant.layers.freeze``) against re-quantized every batch.
 
     python benchmarks/step_parts.py [--n 20] [--repeats 5] [--threads 1]
 """
@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 import mrecg.evaluation
 from mrecg import PTQConfig, data, models, quantize
-from mrecg.depthwise import depthwise_conv2d
+from mrecg.quant.depthwise import depthwise_conv2d
 
 
 def race(variants: dict[str, Callable[[], object]], n: int, repeats: int) -> str:

@@ -1,6 +1,6 @@
 """One whole mini run with the old reconstruction step and with the new one, in one process.
 
-The run is what the study does for one record: ``mrecg.ptq.quantize`` with
+The run is what the study does for one record: ``mrecg.recon.ptq.quantize`` with
 ``PTQConfig.preset_config("mini", method=..., w_bits=..., a_bits=...)`` on the trained mini
 model and its calibration images, then top-1 on the Fashion-MNIST test set. The old step is the
 one of commit 6584a2a (``benchmarks/_old_step.py``, patched in for its turns). Turns alternate

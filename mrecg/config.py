@@ -1,7 +1,7 @@
 """PTQConfig: every knob of a quantization run, declared once, validated, with named presets.
 
 Each field carries its help text; the command line (:mod:`mrecg.cli`) and the experiment specs
-(:mod:`mrecg.experiments`) are derived from these fields, so a knob is added here and nowhere else.
+(:mod:`mrecg.study.runs`) are derived from these fields, so a knob is added here and nowhere else.
 
 Hyper-parameters of the ``paper`` preset are the released ones (BRECQ/QDrop/MRECG configs): 20k
 Adam iterations per unit, batch 32 from 1024 calibration images, rounding lr 1e-3,
@@ -19,6 +19,7 @@ factor at which ``benchmarks/convergence_probe.py`` found BRECQ converged (READM
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -162,7 +163,7 @@ class PTQConfig:
         """0.1 for MobileNetV2, 0.01 otherwise (the released configs), unless set."""
         if self.round_lambda is not None:
             return self.round_lambda
-        return 0.1 if family.startswith("mobilenetv2") else 0.01
+        return 0.1 if family == "mobilenetv2" else 0.01
 
     def selection(self) -> tuple[tuple[int, ...], ...] | str | None:
         """The scheme asked for, or the method's default selection."""
@@ -208,3 +209,40 @@ def expanded_sizes(preset: str, model: str | None = None) -> dict:
 def knobs() -> list:
     """The configurable fields, in declaration order (for the CLI and the specs)."""
     return [f for f in fields(PTQConfig) if f.name != "preset"]
+
+
+def parse_bits(text: str) -> tuple[int, int]:
+    """``"4/4"`` -> (4, 4): weight bits / activation bits, as the paper writes them (W4A4)."""
+    try:
+        w, a = (int(b) for b in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"bits must look like W/A, e.g. 4/4 or 2/4, got {text!r}") from None
+    return w, a
+
+
+def parse_scheme(text: str):
+    """``official``, ``modcap:loss``, ``modcap:params``, ``random:SEED``, or block groups ``[[0],[1,2],...]``."""
+    if not text.startswith("["):
+        return text
+    try:
+        groups = json.loads(text)
+    except json.JSONDecodeError:
+        raise ConfigError(f"scheme must be a name or a list like [[0],[1,2],[3]], got {text!r}") from None
+    if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
+        raise ConfigError(f"scheme must be a list of lists of block indices, got {text!r}")
+    return groups
+
+
+def check_device(device: str) -> None:
+    """A device that exists here: ``cpu`` or an available ``cuda[:N]`` (one line otherwise)."""
+    import torch
+
+    if device == "cpu":
+        return
+    if not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConfigError(f"device must be cpu or cuda[:N], got {device!r}")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device {device} asked for, but torch sees no CUDA GPU here; use --device cpu")
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index >= torch.cuda.device_count():
+        raise ConfigError(f"device {device} asked for, but there are {torch.cuda.device_count()} GPUs")

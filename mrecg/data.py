@@ -239,6 +239,21 @@ def imagenet(root: str | os.PathLike, split: str = "val") -> Dataset:
     return ImageFolder(str(folder), transform=imagenet_transform(train=split == "train"))
 
 
+def require_imagenet(data_root: str | os.PathLike | None) -> None:
+    """The paper preset's one data check, made before any weights are fetched or any run starts."""
+    if not data_root or not Path(data_root, "val").is_dir():
+        raise DataError("the paper preset needs ImageNet: pass its root, the folder holding train/ and val/ "
+                        "(--data-root, or -p data_root in a notebook)")
+
+
+def evaluation_loader(preset: str, data_root: str | os.PathLike | None = None, workers: int = 4):
+    """The test split every top-1 is measured on: ImageNet val (paper preset) or Fashion-MNIST test."""
+    if preset == "paper":
+        require_imagenet(data_root)
+        return torch.utils.data.DataLoader(imagenet(data_root, "val"), batch_size=100, num_workers=workers)
+    return TensorLoader(fashion_mnist("test", data_root), batch_size=500)
+
+
 # ----------------------------------------------------------------------------- calibration
 
 

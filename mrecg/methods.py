@@ -1,7 +1,7 @@
 """The method registry: what distinguishes AdaRound, BRECQ, QDrop and MRECG, as data.
 
 A method is one small record, not a name that code branches on. The one reconstruction loop
-(:mod:`mrecg.reconstruct`) takes its loss from the record, the driver (:mod:`mrecg.ptq`) its
+(:mod:`mrecg.recon.loop`) takes its loss from the record, the driver (:mod:`mrecg.recon.ptq`) its
 granularity, keep probability and partition, and the configuration (:mod:`mrecg.config`) its
 default merge selection and whether it uses MRECG's expanded batch. A new method is one
 :func:`register` call; see "How to extend" in the README.
@@ -13,10 +13,18 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-
-from .reconstruct import recon_loss
+from torch.nn import functional as F
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def recon_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error summed over channels (dim 1), averaged over everything else.
+
+    Written as one fused ``mse_loss`` (sum) rescaled, rather than ``.pow(2).sum(1).mean()``:
+    same value, one kernel forward and backward.
+    """
+    return F.mse_loss(pred, target, reduction="sum") * (pred.shape[1] / pred.numel())
 
 
 class MethodError(ValueError):
@@ -31,10 +39,10 @@ class Method:
     merge scheme). ``keep_prob``: QDrop's probability of keeping an activation quantized during
     reconstruction (1.0: never dropped). ``loss``: the reconstruction term ``loss(pred, target)``.
     ``selection``: the default merge scheme (``None``: no merges; ``"official"``, ``"modcap:loss"``,
-    ``"modcap:params"``: see :mod:`mrecg.selection`). ``expanded_batch``: whether the preset's
+    ``"modcap:params"``: see :mod:`mrecg.merging.selection`). ``expanded_batch``: whether the preset's
     expanded calibration set and batch apply (MRECG's second component). ``joint_edges``: the
     released MRECG partition, which reconstructs the network's first and last units jointly with
-    their neighbours (see :func:`mrecg.units.partition`). ``baseline``: the method whose
+    their neighbours (see :func:`mrecg.recon.units.partition`). ``baseline``: the method whose
     block-wise pass gives the data-dependent ModCap and against which gains are reported.
     ``reconstructs``: False for round-to-nearest, which only sets ranges.
     """

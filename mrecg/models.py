@@ -51,6 +51,29 @@ def check_name(name: str, preset: str | None = None) -> None:
         raise ModelError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESETS)}")
 
 
+def family(model: nn.Module | str) -> str:
+    """``resnet18``, ``resnet50`` or ``mobilenetv2``: the key of the released schemes, the rounding
+    regulariser's weight and the checkpoint key maps. From a zoo name (``mobilenetv2_x0.5`` ->
+    ``mobilenetv2``), or from a model's type and configuration (ResNets by block type and blocks
+    per stage), so that a model loaded from any file is recognised."""
+    if isinstance(model, str):
+        check_name(model)
+        return "mobilenetv2" if model.startswith("mobilenetv2") else model
+    if isinstance(model, tvm.MobileNetV2):
+        return "mobilenetv2"
+    if isinstance(model, (tvm.ResNet, MiniResNet)):
+        block = type(model.layer1[0])
+        layout = tuple(len(getattr(model, f"layer{s}")) for s in range(1, 5))
+        for name, known in RESNET_LAYOUT.items():
+            if (block, layout) == known:
+                return name
+        raise ModelError(
+            f"no known family for a ResNet of {block.__name__}s {layout}; "
+            "resnet18 is BasicBlock (2, 2, 2, 2), resnet50 Bottleneck (3, 4, 6, 3)"
+        )
+    raise ModelError(f"no known family for model type {type(model).__name__}; use a ResNet-18/50 or a MobileNetV2")
+
+
 def variant(preset: str) -> str:
     """The model variant a PTQ preset quantizes: ``paper`` (ImageNet) or ``mini`` (smoke and mini)."""
     return "paper" if preset == "paper" else "mini"
@@ -110,7 +133,7 @@ def build(name: str, preset: str = "mini", num_classes: int | None = None, in_ch
     mini = preset == "mini"
     num_classes = num_classes or (10 if mini else 1000)
     in_channels = in_channels or (1 if mini else 3)
-    if name.startswith("resnet"):
+    if family(name) in RESNET_LAYOUT:
         if mini:
             block, layers = RESNET_LAYOUT[name]
             return MiniResNet(block, layers, MINI_RESNET_BASE_WIDTH[name], in_channels, num_classes)
@@ -137,8 +160,8 @@ def brecq_key_map(name: str) -> dict[str, str]:
     residual flatly (``conv.0``..``conv.7``) where torchvision nests them (``conv.0.0``).
     The table does not depend on the width multiplier.
     """
-    family = "mobilenetv2" if name.startswith("mobilenetv2") else name
-    text = resources.files("mrecg").joinpath("resources", "brecq", f"{family}_torchvision_map.json").read_text()
+    kind = family(name)
+    text = resources.files("mrecg").joinpath("resources", "brecq", f"{kind}_torchvision_map.json").read_text()
     return json.loads(text)
 
 
@@ -210,7 +233,7 @@ def load_state_file(model: nn.Module, name: str, path: str | Path) -> None:
     state = _read_state_dict(path)
     expected = model.state_dict()
     formats = {"torchvision": {k: k for k in expected}, "BRECQ": brecq_key_map(name)}
-    if name.startswith("mobilenetv2"):
+    if family(name) == "mobilenetv2":
         formats["d-li14"] = dli14_key_map()
     fmt = next((f for f, mapping in formats.items() if set(state) <= set(mapping)), None)
     if fmt is None:
@@ -275,11 +298,11 @@ def load(name: str, preset: str = "mini", weights: str | Path | None = None) -> 
 
 def torchvision_weights(name: str, enum_name: str):
     """Resolve e.g. ``IMAGENET1K_V1`` for ``mobilenetv2_x1.0`` to torchvision's weights entry."""
-    builder = "mobilenet_v2" if name.startswith("mobilenetv2") else name
+    builder = "mobilenet_v2" if family(name) == "mobilenetv2" else name
     enum = tvm.get_model_weights(builder)
     if enum_name not in enum.__members__:
         raise ModelError(f"unknown torchvision weights {enum_name!r} for {name}; choose one of {', '.join(enum.__members__)}")
-    if name.startswith("mobilenetv2") and width_mult(name) != 1.0:
+    if family(name) == "mobilenetv2" and width_mult(name) != 1.0:
         raise ModelError(f"torchvision has no ImageNet weights for {name}; pass a local checkpoint file")
     return enum[enum_name]
 

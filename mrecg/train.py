@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import __version__, data, models
 from .evaluation import evaluate
-from .storage import save_json, save_torch
+from .study.storage import save_json, save_torch
 
 # Epochs per model: enough to pass the README's accuracy targets, budgeted from the measured
 # step cost on 2 CPU cores (see README, "Mini models").
@@ -109,7 +109,7 @@ def train(
     train_set = data.fashion_mnist("train", data_root)
     if train_subset is not None:
         train_set = data.TensorDataset(train_set.images[:train_subset], train_set.labels[:train_subset])
-    test_loader = data.TensorLoader(data.fashion_mnist("test", data_root), batch_size=500)
+    test_loader = data.evaluation_loader("mini", data_root)
     loader = data.TensorLoader(train_set, cfg.batch_size, shuffle=True, flip=True, seed=cfg.seed)
     opt = torch.optim.SGD(_param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
     steps_per_epoch, total = len(loader), cfg.epochs * len(loader)
@@ -197,7 +197,7 @@ def publish_mini_checkpoint(name: str, model: nn.Module, record: dict, command: 
     save_torch({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
     loaded = models.build(name, "mini")
     models.load_state_file(loaded, name, path)
-    test_loader = data.TensorLoader(data.fashion_mnist("test"), batch_size=500)
+    test_loader = data.evaluation_loader("mini")
     record = dict(record, file=path.name, fp_top1=round(evaluate(loaded, test_loader), 2), command=command)
     manifest = models.mini_manifest()
     manifest[name] = record

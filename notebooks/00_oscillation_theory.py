@@ -11,7 +11,7 @@
 # **The toy.** Nine inverted-residual blocks of torchvision's MobileNetV2, same structure and stride 1 (after a
 # stride-2 first block), differing only in their output width: 32 ("wide") or 8 ("narrow") channels, alternating;
 # the first is torchvision's expansion-1 block. Every block changes width, so none has a residual path. Weights are
-# seeded random, BatchNorm statistics are measured on real Fashion-MNIST images (`mrecg.toy`).
+# seeded random, BatchNorm statistics are measured on real Fashion-MNIST images (`mrecg.study.toy`).
 #
 # **Careful with the names.** A block's parameters sit mostly in its expansion, which scales with its *input* width:
 # a "narrow" block (8 output channels) follows a wide one, so it expands 32 channels and has about 4x the ModCap of a
@@ -37,15 +37,16 @@ import pandas as pd
 import torch
 from IPython.display import Image, display
 
-from mrecg import reproduce, toy
 from mrecg.figures import toy as toy_figure
+from mrecg.study import toy
+from mrecg.study.notebooks import notebook_setup
 
-study, results_dir, figures_dir, _ = reproduce.notebook_setup(globals())  # a bad parameter fails here
+study, results_dir, figures_dir, _ = notebook_setup(globals())  # a bad parameter fails here
 
 # %% [markdown]
 # ## ModCap by hand
 #
-# The data-free ModCap of a block (`mrecg.modcap`, constants documented there) is the sum over its conv layers of
+# The data-free ModCap of a block (`mrecg.merging.modcap`, constants documented there) is the sum over its conv layers of
 # *weights x weight bits x stride^gamma* (gamma = 2); only the first block has a stride (2). By hand, from the float
 # model's own modules:
 

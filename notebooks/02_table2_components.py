@@ -24,11 +24,12 @@ recompute_stale = False  # True: recompute the runs that other code computed
 # %%
 from IPython.display import display
 
-from mrecg import reproduce, runner
 from mrecg.figures import table2
-from mrecg.output import save_table
+from mrecg.figures.saving import save_table
+from mrecg.study import runner
+from mrecg.study.notebooks import notebook_setup
 
-study, results_dir, figures_dir, floor = reproduce.notebook_setup(globals())  # a bad parameter fails here
+study, results_dir, figures_dir, floor = notebook_setup(globals())  # a bad parameter fails here
 
 # %%
 records = runner.run_specs(table2.specs(study), results_dir, force, recompute_stale=recompute_stale)

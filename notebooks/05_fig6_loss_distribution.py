@@ -26,11 +26,13 @@ recompute_stale = False  # True: recompute the runs that other code computed
 # %%
 from IPython.display import Image, display
 
-from mrecg import reproduce, runner
 from mrecg.figures import fig6
-from mrecg.output import save_table
+from mrecg.figures.saving import save_table
+from mrecg.study import runner
+from mrecg.study.notebooks import notebook_setup
+from mrecg.study.oscillation import oscillation
 
-study, results_dir, figures_dir, floor = reproduce.notebook_setup(globals())  # a bad parameter fails here
+study, results_dir, figures_dir, floor = notebook_setup(globals())  # a bad parameter fails here
 
 # %%
 records = runner.run_specs(fig6.specs(study), results_dir, force, recompute_stale=recompute_stale)
@@ -46,7 +48,7 @@ measures = fig6.oscillation_table(curves)
 save_table(measures, figures_dir, "fig6_oscillation", title="Oscillation of each curve")
 display(measures.style.format(precision=3))
 for key, values in fig6.paper.fig6_curves().items():
-    print(f"paper {key}: {fig6.oscillation(values)}")
+    print(f"paper {key}: {oscillation(values)}")
 
 # %% [markdown]
 # **Structure vs reconstruction.** Compare each reconstructed curve with round-to-nearest: maxima that

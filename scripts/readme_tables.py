@@ -15,8 +15,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from mrecg import noise, paths, runner, stats
 from mrecg.models import NAMES, mini_manifest
+from mrecg.study import noise, paths, runner, stats
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -36,9 +36,10 @@ def mini_table() -> str:
 
 def findings(preset: str = "mini") -> str:
     """The committed run's verdicts, computed from its records exactly as the notebooks compute them."""
-    from mrecg.experiments import code_fingerprint, is_stale
-    from mrecg.fingerprint import computed_by
-    from mrecg.figures import Study, budget, fig4, fig5, fig6, table1, table2, toy
+    from mrecg.figures import budget, fig4, fig5, fig6, table1, table2, toy
+    from mrecg.study.fingerprint import code_fingerprint, computed_by
+    from mrecg.study.records import computations, is_stale
+    from mrecg.study.sweeps import Study
 
     results, study = paths.results_dir(), Study(preset)
     floor = noise.floor(results, preset)
@@ -56,8 +57,7 @@ def findings(preset: str = "mini") -> str:
         raise SystemExit(f"readme_tables: the {preset} grid is incomplete ({len(every) - len(missing)} of {len(every)} "
                          f"runs stored); compute the rest with mrecg reproduce --preset {preset} --compute-only")
     lines = []
-    manifest = json.loads((results / preset / "manifest.json").read_text())
-    for c in manifest["computations"]:
+    for c in computations(results, preset):
         if computed_by(c.get("fingerprint")) != code_fingerprint():  # computations of a retired grid (its records deleted)
             continue
         per = ", ".join(f"{n['notebook'][:2]} {n.get('computed_run_seconds', 0):.0f} s" for n in c["notebooks"])
@@ -98,8 +98,8 @@ def machines(records: list[dict], workers: int = 2) -> list[str]:
     records' median seconds per unit of the scheduler's cost model, times the grid's cost."""
     from statistics import median
 
-    from mrecg.experiments import RunSpec
     from mrecg.figures import machine_label
+    from mrecg.study.runs import RunSpec
 
     runs: dict[str, list[float]] = {}
     for r in records:
@@ -112,12 +112,12 @@ def machines(records: list[dict], workers: int = 2) -> list[str]:
     hours = median(per_unit) * sum(cost.values()) / workers / 3600
     return [f"- **Machines:** {where}.",
             f"- **From an empty cache** on a 2-core CPU (one run per core): about {hours:.0f} h, estimated from the "
-            f"CPU records' median seconds per unit of `mrecg.runner.estimated_cost`."]
+            f"CPU records' median seconds per unit of `mrecg.study.runner.estimated_cost`."]
 
 
 def step_lr_probe() -> str:
     """The activation-step lr probe behind the mini preset (benchmarks/results/step_lr_probe_*.jsonl)."""
-    from mrecg import stats
+    from mrecg.study import stats
 
     rows = [json.loads(line) for p in sorted((README.parent / "benchmarks" / "results").glob("step_lr_probe_*.jsonl"))
             for line in p.read_text().splitlines() if line.strip()]

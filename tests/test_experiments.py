@@ -5,8 +5,10 @@ import time
 
 import pytest
 
-from mrecg import config, experiments, fingerprint
-from mrecg.experiments import RunSpec, load_results, record_path, run
+from mrecg import config
+from mrecg.study import fingerprint, records, runs
+from mrecg.study.records import load_results, record_path, run
+from mrecg.study.runs import RunSpec
 
 SPEC = RunSpec("resnet18", preset="smoke", method="brecq", w_bits=4, a_bits=4, iters=5)
 
@@ -20,14 +22,14 @@ def test_cache_hit_returns_the_identical_record_without_recomputing(tmp_path, mo
     def boom(*a, **k):
         raise AssertionError("recomputed a cached run")
 
-    monkeypatch.setattr(experiments, "compute", boom)
+    monkeypatch.setattr(records, "compute", boom)
     assert run(SPEC, tmp_path) == first
     with pytest.raises(AssertionError, match="recomputed"):
         run(SPEC, tmp_path, force=True)
 
 
 def test_spec_hash_is_stable_across_processes():
-    code = ("from mrecg.experiments import RunSpec; "
+    code = ("from mrecg.study.runs import RunSpec; "
             "print(RunSpec('resnet18', preset='smoke', method='brecq', w_bits=4, a_bits=4, iters=5).key())")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == SPEC.key()
@@ -43,7 +45,7 @@ def test_changing_a_preset_changes_the_key_so_no_stale_record_is_read(monkeypatc
 
 def test_a_killed_run_leaves_no_partial_record_and_the_rerun_completes(tmp_path):
     spec = RunSpec("resnet18", preset="smoke", method="brecq", iters=400)
-    code = (f"from mrecg.experiments import RunSpec, run; "
+    code = (f"from mrecg.study.runs import RunSpec, run; "
             f"run(RunSpec('resnet18', preset='smoke', method='brecq', iters=400), {str(tmp_path)!r}, progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code])
     time.sleep(12)  # inside the reconstruction loop by now
@@ -95,11 +97,11 @@ def test_one_configuration_has_one_key_however_it_is_spelled():
 
 def test_records_say_what_computed_them_and_stale_ones_are_recomputed_only_when_asked(tmp_path, monkeypatch):
     first = run(SPEC, tmp_path, progress=False)
-    assert first["code"]["fingerprint"] == experiments.code_fingerprint()
-    assert first["machine"]["cpu"] == experiments.cpu_model() and first["machine"]["threads"] >= 1
-    assert not experiments.is_stale(first)
-    monkeypatch.setattr(experiments, "code_fingerprint", lambda: "other-code")  # the code changed
-    assert experiments.is_stale(first)
+    assert first["code"]["fingerprint"] == fingerprint.code_fingerprint()
+    assert first["machine"]["cpu"] == records.cpu_model() and first["machine"]["threads"] >= 1
+    assert not records.is_stale(first)
+    monkeypatch.setattr(records, "code_fingerprint", lambda extra=(): "other-code")  # the code changed
+    assert records.is_stale(first)
     assert run(SPEC, tmp_path) == first  # read, not recomputed
     again = run(SPEC, tmp_path, progress=False, recompute_stale=True)
     assert again["code"]["fingerprint"] == "other-code" and again["top1"] == first["top1"]
@@ -118,7 +120,7 @@ def test_a_corrupt_record_is_named_and_recomputed(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text('{"top1": 9')  # truncated
     with pytest.warns(UserWarning, match=f"skipping unreadable record {path}"):
-        assert experiments.load_records(tmp_path) == []
+        assert records.load_records(tmp_path) == []
     with pytest.warns(UserWarning, match="unreadable record"):
         record = run(SPEC, tmp_path, progress=False)
     assert json.loads(path.read_text()) == record
@@ -127,12 +129,12 @@ def test_a_corrupt_record_is_named_and_recomputed(tmp_path):
 def test_an_unwritable_results_folder_fails_before_computing(tmp_path, monkeypatch):
     import os
 
-    monkeypatch.setattr(experiments, "compute", lambda *a, **k: pytest.fail("computed before checking the folder"))
+    monkeypatch.setattr(records, "compute", lambda *a, **k: pytest.fail("computed before checking the folder"))
     (tmp_path / "a_file").write_text("")
-    with pytest.raises(experiments.ExperimentError, match="cannot create the results folder"):
+    with pytest.raises(runs.ExperimentError, match="cannot create the results folder"):
         run(SPEC, tmp_path / "a_file")  # results/<preset> would sit under a file
     if os.geteuid() != 0:  # root writes through permissions; the case above covers it
         (tmp_path / "ro" / "smoke").mkdir(parents=True)
         os.chmod(tmp_path / "ro" / "smoke", 0o555)
-        with pytest.raises(experiments.ExperimentError, match="is not writable"):
+        with pytest.raises(runs.ExperimentError, match="is not writable"):
             run(SPEC, tmp_path / "ro")

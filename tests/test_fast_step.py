@@ -10,12 +10,12 @@ import torch
 from torch.nn import functional as F
 
 from mrecg import PTQConfig, data, evaluate, models, quantize
-from mrecg.adaround import WeightQuantizer, rectified_sigmoid
-from mrecg.depthwise import SMALL_MAP, depthwise_conv2d
-from mrecg.layers import QuantLayer, freeze
-from mrecg.quantizer import ActQuantizer, qrange
-from mrecg.reconstruct import batch_generator, reconstruct
-from mrecg.units import build_chain
+from mrecg.quant.adaround import WeightQuantizer, rectified_sigmoid
+from mrecg.quant.depthwise import SMALL_MAP, depthwise_conv2d
+from mrecg.quant.layers import QuantLayer, freeze
+from mrecg.quant.quantizer import ActQuantizer, qrange
+from mrecg.recon.loop import batch_generator, reconstruct
+from mrecg.recon.units import build_chain
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,11 +7,23 @@ import pandas as pd
 import pytest
 import torch
 
-from mrecg import paper, stats, toy
 from mrecg.config import PRESETS
-from mrecg.experiments import RunSpec, record_path
-from mrecg.figures import FIGURES, Study, StudyError, all_specs, budget, fig4, fig5, fig6, table1, table2
-from mrecg.runner import estimated_cost, missing, run_specs
+from mrecg.figures import (
+    FIGURES,
+    all_specs,
+    budget,
+    fig4,
+    fig5,
+    fig6,
+    table1,
+    table2,
+)
+from mrecg.study import paper, stats, toy
+from mrecg.study.oscillation import oscillation
+from mrecg.study.records import record_path
+from mrecg.study.runner import estimated_cost, missing, run_specs
+from mrecg.study.runs import RunSpec
+from mrecg.study.sweeps import Study, StudyError
 
 MINI = Study("mini")
 
@@ -162,7 +174,7 @@ def test_budget_gains_and_convergence_on_exact_numbers():
 
 
 def test_fig6_oscillation_and_paired_claims_on_exact_curves():
-    assert fig6.oscillation([1.0, 3.0, 2.0, 4.0, 1.0]) == {"total_variation": 2 + 1 + 2 + 3, "local_maxima": 2}
+    assert oscillation([1.0, 3.0, 2.0, 4.0, 1.0]) == {"total_variation": 2 + 1 + 2 + 3, "local_maxima": 2}
     rows = []
     for seed, (ada, brecq) in enumerate(((3.0, 1.0), (2.0, 1.0))):
         for label, amp in (("AdaRound", ada), ("BRECQ", brecq)):
@@ -211,7 +223,7 @@ def test_toy_capacity_drops_and_by_hand_modcap():
     model = toy.toy_model()
     by_hand = [float(sum(m.weight.numel() * 4 * m.stride[0] ** 2 for m in b.modules() if isinstance(m, torch.nn.Conv2d)))
                for b in model.features[1:-1]]
-    from mrecg.modcap import data_free
+    from mrecg.merging.modcap import data_free
 
     assert data_free(model, 4).values == by_hand
     assert toy.capacity_drops([10, 40, 10, 10, 30, 5]) == [1, 4]
@@ -227,11 +239,11 @@ def test_mini_preset_scales_both_learning_rates_with_its_short_budget():
 
 
 def test_every_committed_mini_record_is_wanted_and_every_wanted_run_is_committed():
-    from mrecg import paths
+    from mrecg.study import paths
 
     wanted = {needed.key() for specs in all_specs(MINI).values() for s in specs
               for needed in (s, s.modcap_pass()) if needed is not None}  # the runs and the ModCap passes they need
-    from mrecg.experiments import NOT_RECORDS
+    from mrecg.study.records import NOT_RECORDS
 
     stored = {p.stem for p in (paths.results_dir() / "mini").glob("*.json") if p.name not in NOT_RECORDS}
     assert wanted == stored

@@ -5,32 +5,50 @@ import ast
 import re
 from pathlib import Path
 
-from mrecg import experiments, fingerprint
+from mrecg.study import fingerprint, records
 
-PACKAGE = Path(fingerprint.__file__).parent
+PACKAGE = fingerprint.PACKAGE
+# Imported by numerical modules without changing their numbers: the package root (its __version__).
+NOT_NUMERICAL = {"mrecg"}
 
 
-def package_imports(module: str) -> set[str]:
-    """The mrecg modules that ``module`` imports (relative imports, at any depth in the file)."""
+def hashed_modules() -> set[str]:
+    return {".".join(("mrecg", *p.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+            for p in fingerprint.source_files()}
+
+
+def package_imports(path: Path) -> set[str]:
+    """The mrecg modules (or packages) that the file at ``path`` imports, at any depth in it."""
+    here = ["mrecg", *path.relative_to(PACKAGE).parent.parts]
     found = set()
-    for node in ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
-            found |= {n if (PACKAGE / f"{n}.py").is_file() or (PACKAGE / n).is_dir() else "__init__" for n in names}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = ".".join(here[: len(here) - node.level + 1] + ([node.module] if node.module else []))
+            for alias in (a for a in node.names if not a.name.startswith("__")):
+                target = f"{base}.{alias.name}"
+                is_module = (PACKAGE.parent / target.replace(".", "/")).with_suffix(".py").is_file()
+                found.add(target if is_module else base)
     return found
 
 
 def test_every_module_a_numerical_module_imports_is_hashed():
-    missing = {(m, dep) for m in fingerprint.SOURCES for dep in package_imports(m)
-               if dep not in fingerprint.SOURCES and dep not in fingerprint.NOT_NUMERICAL}
-    assert missing == set(), f"add these to fingerprint.SOURCES (or NOT_NUMERICAL with a reason): {missing}"
+    hashed = hashed_modules()
+    missing = {(p.relative_to(PACKAGE).as_posix(), dep) for p in fingerprint.source_files() for dep in package_imports(p)
+               if dep not in hashed and dep not in NOT_NUMERICAL}
+    assert missing == set(), f"add these to fingerprint.SOURCES: {missing}"
+
+
+def test_the_code_of_the_records_and_the_figures_is_not_hashed():
+    """Bookkeeping and presentation can change without making a record stale."""
+    assert {"mrecg.study.records", "mrecg.study.runner", "mrecg.figures.table1", "mrecg.cli"} & hashed_modules() == set()
+    assert {"mrecg.study.runs", "mrecg.recon.loop", "mrecg.quant.quantizer", "mrecg.config"} <= hashed_modules()
 
 
 def test_every_resource_a_numerical_module_reads_is_hashed():
     hashed = {p.relative_to(PACKAGE).as_posix() for p in fingerprint.resource_files()}
     read = set()
-    for m in fingerprint.SOURCES:
-        for call in re.findall(r'joinpath\(([^)]*)\)', (PACKAGE / f"{m}.py").read_text()):
+    for path in fingerprint.source_files():
+        for call in re.findall(r'joinpath\(([^)]*)\)', path.read_text()):
             parts = [p.strip().strip("f").strip('"') for p in call.split(",")]
             pattern = "/".join(re.sub(r"\{[^}]*\}", "*", p) for p in parts)
             matched = {h for h in hashed if Path(h).match(pattern)}
@@ -38,21 +56,76 @@ def test_every_resource_a_numerical_module_reads_is_hashed():
     assert read and not [r for r in read if r.startswith("UNHASHED")], read
 
 
-def test_the_hash_changes_with_a_hashed_resource(tmp_path, monkeypatch):
-    before = fingerprint.code_fingerprint()
+def test_code_lines_drop_docstrings_comments_and_imports_only():
+    text = '''"""Module doc."""
+from .a import b  # moved later
+import torch
+
+
+def f(x):
+    """Doc."""
+    from ..c import (
+        d,
+    )
+    # a comment
+    return d(x) + 1
+'''
+    assert fingerprint.code_lines(text) == "def f(x):\n    return d(x) + 1"
+
+
+def copy_package(tmp_path: Path) -> Path:
     copy = tmp_path / "mrecg"
-    for path in [*(PACKAGE / f"{m}.py" for m in fingerprint.SOURCES), *fingerprint.resource_files()]:
+    for path in [*fingerprint.source_files(fingerprint.SOURCES + fingerprint.TOY), *fingerprint.resource_files(),
+                 PACKAGE / "checkpoints" / "mini" / "manifest.json"]:
         target = copy / path.relative_to(PACKAGE)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes())
+    return copy
+
+
+def fingerprint_of(copy: Path, monkeypatch) -> str:
     monkeypatch.setattr(fingerprint, "PACKAGE", copy)
     fingerprint.code_fingerprint.cache_clear()
     try:
-        assert fingerprint.code_fingerprint() == before
-        schemes = copy / "resources" / "paper" / "official_schemes.yaml"
-        schemes.write_text(schemes.read_text() + "\n# an edit\n")
+        return fingerprint.code_fingerprint()
+    finally:
+        monkeypatch.undo()
         fingerprint.code_fingerprint.cache_clear()
-        assert fingerprint.code_fingerprint() != before
+
+
+def test_a_pure_move_keeps_the_fingerprint_and_an_edit_changes_it(tmp_path, monkeypatch):
+    """Move a module into another hashed room under a new name and import it from there: the same
+    fingerprint. Change one computing line: another."""
+    before = fingerprint.code_fingerprint()
+    copy = copy_package(tmp_path)
+    assert fingerprint_of(copy, monkeypatch) == before
+    (copy / "quant" / "depthwise.py").rename(copy / "recon" / "grouped_conv.py")
+    layers = copy / "quant" / "layers.py"
+    layers.write_text(layers.read_text().replace("from .depthwise import", "from ..recon.grouped_conv import"))
+    assert "grouped_conv" in layers.read_text()
+    assert fingerprint_of(copy, monkeypatch) == before
+    loop = copy / "recon" / "loop.py"
+    loop.write_text(loop.read_text().replace("a_lr * (1 + math.cos(", "a_lr * (1.0 + math.cos("))
+    assert fingerprint_of(copy, monkeypatch) != before
+
+
+def test_the_hash_changes_with_a_hashed_resource(tmp_path, monkeypatch):
+    before = fingerprint.code_fingerprint()
+    copy = copy_package(tmp_path)
+    schemes = copy / "resources" / "paper" / "official_schemes.yaml"
+    schemes.write_text(schemes.read_text() + "\n# an edit\n")
+    assert fingerprint_of(copy, monkeypatch) != before
+
+
+def test_the_toy_is_hashed_into_its_own_stamp_only(tmp_path, monkeypatch):
+    copy = copy_package(tmp_path)
+    monkeypatch.setattr(fingerprint, "PACKAGE", copy)
+    fingerprint.code_fingerprint.cache_clear()
+    try:
+        grid, toy = fingerprint.code_fingerprint(), fingerprint.code_fingerprint(fingerprint.TOY)
+        (copy / "study" / "toy.py").write_text((copy / "study" / "toy.py").read_text() + "\nEDITED = 1\n")
+        fingerprint.code_fingerprint.cache_clear()
+        assert fingerprint.code_fingerprint() == grid and fingerprint.code_fingerprint(fingerprint.TOY) != toy
     finally:
         fingerprint.code_fingerprint.cache_clear()
 
@@ -60,11 +133,11 @@ def test_the_hash_changes_with_a_hashed_resource(tmp_path, monkeypatch):
 def test_an_equivalent_stamp_is_current_only_while_its_code_is(monkeypatch):
     record = {"code": {"fingerprint": "old-stamp"}}
     monkeypatch.setattr(fingerprint, "EQUIVALENT", {"old-stamp": "the-code"})
-    monkeypatch.setattr(experiments, "code_fingerprint", lambda: "the-code")
-    assert not experiments.is_stale(record)
-    monkeypatch.setattr(experiments, "code_fingerprint", lambda: "edited-code")
-    assert experiments.is_stale(record)
-    assert experiments.is_stale({"code": {"fingerprint": "unknown-stamp"}})
+    monkeypatch.setattr(records, "code_fingerprint", lambda extra=(): "the-code")
+    assert not records.is_stale(record)
+    monkeypatch.setattr(records, "code_fingerprint", lambda extra=(): "edited-code")
+    assert records.is_stale(record)
+    assert records.is_stale({"code": {"fingerprint": "unknown-stamp"}})
 
 
 def test_equivalences_do_not_chain():
@@ -72,8 +145,8 @@ def test_equivalences_do_not_chain():
 
 
 def test_the_noise_floor_pairs_rows_of_equivalent_stamps(tmp_path, monkeypatch):
-    from mrecg import noise
-    from mrecg.storage import save_json
+    from mrecg.study import noise
+    from mrecg.study.storage import save_json
 
     monkeypatch.setattr(fingerprint, "EQUIVALENT", {"old-stamp": "the-code"})
     row = dict(key="k", cpu="a", device="cpu", threads=1, torch="2", note="")

@@ -7,15 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mrecg import experiments
-from mrecg.experiments import RunSpec
+from mrecg.study import records
+from mrecg.study.runs import RunSpec
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "init_size_check.py"
 
 
 def test_pairs_by_seed_reuse_the_stored_base_and_resume(tmp_path):
     spec = RunSpec("resnet18", "smoke", method="mrecg+brecq", w_bits=2, a_bits=4, seed=0)
-    stored = experiments.run(spec, tmp_path, progress=False)
+    stored = records.run(spec, tmp_path, progress=False)
     out = tmp_path / "rows.jsonl"
     cmd = [sys.executable, str(SCRIPT), spec.key(), "--preset", "smoke", "--results-dir", str(tmp_path),
            "--seeds", "0", "1", "--out", str(out)]

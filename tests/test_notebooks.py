@@ -11,8 +11,8 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
-from mrecg import notebook_sources, paths, reproduce
 from mrecg.figures import FIGURES
+from mrecg.study import notebooks, paths
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -31,7 +31,7 @@ EXPECTED = {
 
 
 def test_notebooks_are_built_from_their_sources_without_outputs():
-    assert notebook_sources.mismatched(NOTEBOOKS) == []
+    assert notebooks.mismatched(NOTEBOOKS) == []
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         code = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
         assert not any(c.get("outputs") or c.get("execution_count") for c in code), path.name
@@ -40,21 +40,21 @@ def test_notebooks_are_built_from_their_sources_without_outputs():
 def test_a_changed_source_is_caught(tmp_path):
     for p in NOTEBOOKS.glob("01_*"):
         (tmp_path / p.name).write_text(p.read_text())
-    assert notebook_sources.mismatched(tmp_path) == []
+    assert notebooks.mismatched(tmp_path) == []
     src = tmp_path / "01_table1_accuracy.py"
     src.write_text(src.read_text().replace("Table 1: top-1", "Table 1: top-5"))
-    assert notebook_sources.mismatched(tmp_path) == [tmp_path / "01_table1_accuracy.ipynb"]
+    assert notebooks.mismatched(tmp_path) == [tmp_path / "01_table1_accuracy.ipynb"]
 
 
 def test_every_parameters_cell_is_the_canonical_one():
-    for path in reproduce.figure_notebooks(NOTEBOOKS):
-        assert notebook_sources.parameters_source(path) == reproduce.parameters_cell(), path.name
-    driver = notebook_sources.parameters_source(NOTEBOOKS / "run_all.ipynb")
-    assert driver == reproduce.parameters_cell(reproduce.DRIVER_PARAMETERS)
+    for path in notebooks.figure_notebooks(NOTEBOOKS):
+        assert notebooks.parameters_source(path) == notebooks.parameters_cell(), path.name
+    driver = notebooks.parameters_source(NOTEBOOKS / "run_all.ipynb")
+    assert driver == notebooks.parameters_cell(notebooks.DRIVER_PARAMETERS)
 
 
 def test_every_figure_module_has_its_notebook():
-    assert [p.stem for p in reproduce.figure_notebooks(NOTEBOOKS)] == list(FIGURES) == list(EXPECTED)
+    assert [p.stem for p in notebooks.figure_notebooks(NOTEBOOKS)] == list(FIGURES) == list(EXPECTED)
 
 
 def test_default_folders_come_from_the_repository_wherever_the_kernel_runs(monkeypatch, tmp_path):

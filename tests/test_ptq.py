@@ -8,9 +8,9 @@ from torch import nn
 
 from mrecg import PTQConfig, data, evaluate, models, quantize
 from mrecg.config import ConfigError
-from mrecg.layers import QuantLayer
-from mrecg.reconstruct import flush_denormal, flush_denormal_enabled, reconstruct
-from mrecg.units import SchemeError
+from mrecg.quant.layers import QuantLayer
+from mrecg.recon.loop import flush_denormal, flush_denormal_enabled, reconstruct
+from mrecg.recon.units import SchemeError
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mrecg import experiments, methods
+from mrecg import methods
+from mrecg.study import records, runs
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
@@ -26,7 +27,7 @@ def test_the_api_blocks_run_and_the_cached_experiment_is_read_not_computed(monke
     exec(BLOCKS[1].replace('preset_config("mini"', 'preset_config("smoke"'), namespace)
     assert namespace["chosen"].source == "official" and namespace["cfg"].batch_size == 128
     assert [u.blocks for u in namespace["report"].units if u.blocks] == namespace["report"].scheme
-    monkeypatch.setattr(experiments, "compute", lambda *a, **k: pytest.fail("the README's cached run was computed"))
+    monkeypatch.setattr(records, "compute", lambda *a, **k: pytest.fail("the README's cached run was computed"))
     exec(BLOCKS[2], namespace)
     assert namespace["record"]["top1"] > 80 and len(namespace["table"]) > 50
 
@@ -45,8 +46,8 @@ def test_the_loss_only_method_of_how_to_extend(capsys):
         calls = []
         l1 = namespace["l1_loss"]
         methods.METHODS["brecq-l1"] = methods.Method("brecq-l1", loss=lambda p, t: calls.append(1) or l1(p, t))
-        spec = experiments.RunSpec("resnet18", "smoke", method="brecq-l1", iters=3)
-        assert spec.key() != experiments.RunSpec("resnet18", "smoke", method="brecq", iters=3).key()
+        spec = runs.RunSpec("resnet18", "smoke", method="brecq-l1", iters=3)
+        assert spec.key() != runs.RunSpec("resnet18", "smoke", method="brecq", iters=3).key()
         from mrecg import PTQConfig, data, models, quantize
         quantize(models.load("resnet18", "mini"), data.calibration_set(data.fashion_mnist("train"), 192, 0),
                  PTQConfig.preset_config("smoke", method="brecq-l1", iters=3), progress=False)

@@ -10,13 +10,12 @@ from torch import nn
 from torchvision import models as tvm
 
 from mrecg import data, models
-from mrecg.quantizer import ActQuantizer
-from mrecg.reconstruct import cached_loss, reconstruct
-from mrecg.schemes import official_labels, official_scheme, released_unit_blocks
-from mrecg.units import POOL, SchemeError, build_chain, model_family, partition
+from mrecg.merging.schemes import official_labels, official_scheme, released_unit_blocks
+from mrecg.quant.quantizer import ActQuantizer
+from mrecg.recon.loop import cached_loss, reconstruct
+from mrecg.recon.units import POOL, SchemeError, build_chain, partition
 
 RELEASED = json.loads(resources.files("mrecg").joinpath("resources", "released", "partition.json").read_text())
-FAMILY = {"resnet18": "resnet18", "resnet50": "resnet50"}  # every other name is a MobileNetV2
 # The official merges, in our element names / 0-based block numbers (paper, configs' comments)
 OFFICIAL_NAMES = {
     "resnet18": ["layer1.1+layer2.0", "layer2.1+layer3.0"],
@@ -29,10 +28,6 @@ OFFICIAL_MERGES = {
 }
 
 
-def _family(name):
-    return FAMILY.get(name, "mobilenetv2")
-
-
 def _released_modules(chain, units, family):
     """Our units as the released code's module names (the resource's vocabulary)."""
     table = RELEASED["element_modules"]["mobilenetv2" if family == "mobilenetv2" else "resnet"]
@@ -42,10 +37,10 @@ def _released_modules(chain, units, family):
 @pytest.mark.parametrize("preset", ["mini", "paper"])
 @pytest.mark.parametrize("name", models.NAMES)
 def test_released_partition_equals_the_released_codes_units(name, preset):
-    family = _family(name)
+    family = models.family(name)
     model = models.build(name, preset)
     chain = build_chain(model, None, 4, pooled_head=True)  # float weights: quantizing paper weights costs minutes
-    for kind, scheme in (("natural", None), ("official", official_scheme(name))):
+    for kind, scheme in (("natural", None), ("official", official_scheme(models.family(name)))):
         units = partition(chain, "block", scheme, joint_edges=True)
         assert _released_modules(chain, units, family) == RELEASED["units"][family][kind], kind
     natural = partition(chain, "block", None, joint_edges=True)
@@ -61,7 +56,7 @@ def test_released_partition_equals_the_released_codes_units(name, preset):
 
 def test_released_unit_names_are_informative():
     mbv2 = partition(build_chain(models.build("mobilenetv2_x0.5", "mini"), None, 4, pooled_head=True), "block",
-                     official_scheme("mobilenetv2_x0.5"), joint_edges=True)
+                     official_scheme("mobilenetv2"), joint_edges=True)
     assert [u.name for u in mbv2][:3] == ["stem+features.1", "features.2", "features.3+features.4"]
     assert mbv2[-1].name == "last_conv+pool+classifier" and mbv2[-1].blocks == ()
     assert mbv2[0].elements == (0, 1) and mbv2[0].blocks == (0,)
@@ -74,12 +69,12 @@ def test_released_unit_names_are_informative():
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenetv2_x1.0", "mobilenetv2_x0.5"])
 def test_official_merges_land_on_the_documented_blocks(name):
     chain = build_chain(models.build(name, "mini"), None, 4, pooled_head=True)
-    units = partition(chain, "block", official_scheme(name), joint_edges=True)
-    assert [u.blocks for u in units if len(u.blocks) > 1] == OFFICIAL_MERGES[_family(name)]
+    units = partition(chain, "block", official_scheme(models.family(name)), joint_edges=True)
+    assert [u.blocks for u in units if len(u.blocks) > 1] == OFFICIAL_MERGES[models.family(name)]
     if name in OFFICIAL_NAMES:
         assert [u.name for u in units if len(u.blocks) > 1] == OFFICIAL_NAMES[name]
     # the baselines' partition of the same scheme merges the same blocks
-    baseline = partition(build_chain(models.build(name, "mini"), None, 4), "block", official_scheme(name))
+    baseline = partition(build_chain(models.build(name, "mini"), None, 4), "block", official_scheme(models.family(name)))
     assert [u.blocks for u in baseline if u.blocks] == [u.blocks for u in units if u.blocks]
 
 
@@ -144,7 +139,7 @@ def test_joint_units_reconstruct_as_one_problem():
     fp, q = build_chain(model, pooled_head=True), build_chain(model, 2, 4, pooled_head=True)
     weights = [layer.wq.bits for layer in q.layers()]
     assert weights[0] == weights[-1] == 8 and set(weights[1:-1]) == {2}  # stem and classifier at 8 bits
-    units = partition(q, "block", official_scheme("mobilenetv2_x0.35"), joint_edges=True)
+    units = partition(q, "block", official_scheme("mobilenetv2"), joint_edges=True)
     _initialised(q, calib[:128])
     gen = torch.Generator().manual_seed(0)
     for unit in (units[0], units[-1]):
@@ -172,9 +167,10 @@ def test_inconsistent_released_layout_is_one_clear_line():
 
 
 @pytest.mark.parametrize("preset", ["mini", "paper"])
-def test_model_family_from_type_and_configuration(preset):
-    assert [model_family(models.build(n, preset)) for n in models.NAMES] == [
-        "resnet18", "resnet50"] + ["mobilenetv2"] * 4
+def test_model_family_from_type_and_configuration_and_from_the_name(preset):
+    """One function answers for a model and for its name, and the two agree."""
+    assert [models.family(models.build(n, preset)) for n in models.NAMES] == [
+        "resnet18", "resnet50"] + ["mobilenetv2"] * 4 == [models.family(n) for n in models.NAMES]
 
 
 @pytest.mark.parametrize(
@@ -188,5 +184,5 @@ def test_model_family_from_type_and_configuration(preset):
 )
 def test_unknown_model_family_is_one_clear_line(model, message):
     with pytest.raises(models.ModelError, match=message) as err:
-        model_family(model())
+        models.family(model())
     assert "\n" not in str(err.value)

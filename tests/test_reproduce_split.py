@@ -3,8 +3,9 @@ ModCap passes), and the parts together are the whole grid."""
 
 import json
 
-from mrecg.figures import Study, all_specs
+from mrecg.figures import all_specs
 from mrecg.reproduce import reproduce
+from mrecg.study.sweeps import Study
 
 
 def test_a_split_computes_only_its_models_and_records_the_split(tmp_path):
@@ -29,11 +30,11 @@ def test_the_device_script_computes_what_is_missing_and_unpacks_here(tmp_path):
     import tarfile
     from pathlib import Path
 
-    from mrecg import experiments
+    from mrecg.study import records
 
     repo = Path(__file__).resolve().parents[1]
     grid = [s for group in all_specs(Study("smoke")).values() for s in group if s.model == "resnet18"]
-    stored = experiments.run(grid[0], tmp_path / "seed", progress=False)  # committed before the call
+    stored = records.run(grid[0], tmp_path / "seed", progress=False)  # committed before the call
     run = subprocess.run(["bash", "scripts/device_compute.sh", "600", "cpu", "2", "resnet18"], cwd=repo,
                          env={**os.environ, "OUT": str(tmp_path / "out"), "PRESET": "smoke",
                               "SEED_RESULTS": str(tmp_path / "seed")}, capture_output=True, text=True, timeout=900)

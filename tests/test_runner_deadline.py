@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from mrecg import experiments, runner
-from mrecg.experiments import RunSpec
-from mrecg.figures import Study, StudyError
 from mrecg.reproduce import reproduce
+from mrecg.study import records, runner
+from mrecg.study.runs import RunSpec
+from mrecg.study.sweeps import Study, StudyError
 
 SPECS = [RunSpec("resnet18", "smoke", method="brecq", w_bits=2, a_bits=4, seed=s) for s in (1, 2)]
 
@@ -17,7 +17,7 @@ SPECS = [RunSpec("resnet18", "smoke", method="brecq", w_bits=2, a_bits=4, seed=s
 @pytest.fixture
 def timed(tmp_path):
     """A results folder holding one smoke run computed here: the timing prior."""
-    record = experiments.run(RunSpec("resnet18", "smoke", method="brecq", w_bits=2, a_bits=4, seed=0), tmp_path,
+    record = records.run(RunSpec("resnet18", "smoke", method="brecq", w_bits=2, a_bits=4, seed=0), tmp_path,
                              progress=False)
     return tmp_path, record
 
@@ -34,11 +34,11 @@ def test_timing_is_the_stored_seconds_per_cost_unit(timed):
 def test_runs_that_would_end_after_the_deadline_are_left(timed):
     results, record = timed
     soon = time.time() + 0.5 * record["seconds"]
-    left = runner.compute(SPECS, results, workers=1, deadline=soon)
-    assert left == SPECS and not any(experiments.stored(s, results) for s in SPECS)
-    assert runner.compute(SPECS, results, workers=1, deadline=time.time() - 1) == SPECS  # past: nothing starts
-    assert runner.compute(SPECS, results, workers=1, deadline=time.time() + 60 * record["seconds"] + 60) == []
-    assert all(experiments.stored(s, results) for s in SPECS)
+    left = runner.compute_missing(SPECS, results, workers=1, deadline=soon)
+    assert left == SPECS and not any(records.stored(s, results) for s in SPECS)
+    assert runner.compute_missing(SPECS, results, workers=1, deadline=time.time() - 1) == SPECS  # past: nothing starts
+    assert runner.compute_missing(SPECS, results, workers=1, deadline=time.time() + 60 * record["seconds"] + 60) == []
+    assert all(records.stored(s, results) for s in SPECS)
 
 
 def test_reproduce_stops_after_and_records_what_is_left(tmp_path):

@@ -7,10 +7,23 @@ import pytest
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from mrecg import PTQConfig, data, models, modcap, quantize, selection
+from mrecg import PTQConfig, data, models, quantize
 from mrecg.config import ConfigError
-from mrecg.schemes import merges_of, official_scheme, random_scheme, scheme_from_merges, top_k_merges, top_k_scheme
-from mrecg.units import SchemeError, build_chain, model_family, partition, validate_scheme
+from mrecg.merging import modcap, selection
+from mrecg.merging.schemes import (
+    merges_of,
+    official_scheme,
+    random_scheme,
+    scheme_from_merges,
+    top_k_merges,
+    top_k_scheme,
+)
+from mrecg.recon.units import (
+    SchemeError,
+    build_chain,
+    partition,
+    validate_scheme,
+)
 
 STAGE_BOUNDARIES = {2, 5, 9, 12, 15}  # MobileNetV2: (last block of a stage, first of the next)
 
@@ -102,7 +115,7 @@ def test_random_sampler_is_seeded_valid_and_respects_count():
     ],
 )
 def test_official_schemes_in_our_block_indexing(name, merged):
-    scheme = official_scheme(name)
+    scheme = official_scheme(models.family(name))
     units = partition(build_chain(models.build(name, "mini"), 4, 4), "block", scheme)
     assert [u.name for u in units if len(u.blocks) > 1] == merged
 
@@ -110,15 +123,6 @@ def test_official_schemes_in_our_block_indexing(name, merged):
 @pytest.fixture(scope="module")
 def calib():
     return data.calibration_set(data.fashion_mnist("train"), 512, seed=0)
-
-
-def test_model_family_comes_from_type_and_layout_not_block_counts():
-    assert [model_family(models.build(n, "mini")) for n in ("resnet18", "resnet50", "mobilenetv2_x0.35")] == \
-        ["resnet18", "resnet50", "mobilenetv2"]
-    assert model_family(models.build("resnet50", "paper")) == "resnet50"
-    from torchvision.models.resnet import BasicBlock, ResNet
-    with pytest.raises(models.ModelError, match=r"BasicBlocks \(4, 4, 4, 4\)"):
-        model_family(ResNet(BasicBlock, [4, 4, 4, 4]))  # 16 blocks, like ResNet-50, but not a known family
 
 
 @pytest.mark.parametrize("kind", ["loss", "params"])

@@ -3,9 +3,9 @@ import torch
 from torch import nn
 
 from mrecg import models
-from mrecg.layers import QuantLayer
-from mrecg.quantizer import ActQuantizer
-from mrecg.units import SchemeError, build_chain, partition, validate_scheme
+from mrecg.quant.layers import QuantLayer
+from mrecg.quant.quantizer import ActQuantizer
+from mrecg.recon.units import SchemeError, build_chain, partition, validate_scheme
 
 UNITS = {"resnet18": (21, 10), "resnet50": (54, 18)}  # (layer, block); MobileNetV2: (53, 20)
 

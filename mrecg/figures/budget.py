@@ -16,11 +16,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import methods, stats
+from .. import methods
 from ..config import PRESETS
-from ..experiments import RunSpec
-from ..output import save_figure
-from . import Study
+from ..study import stats
+from ..study.runs import RunSpec
+from ..study.sweeps import Study
+from .saving import save_figure
 
 SWEEP = {
     "smoke": dict(models=("mobilenetv2_x0.5",), iters=(10, 20, 40), seeds=(0,)),

@@ -16,12 +16,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import methods, models, stats
-from ..experiments import RunSpec
-from ..modcap import block_sizes
-from ..output import save_figure
-from ..schemes import largest_unit
-from . import Study
+from .. import methods, models
+from ..merging.modcap import block_sizes
+from ..merging.schemes import largest_unit
+from ..study import stats
+from ..study.runs import RunSpec
+from ..study.sweeps import Study
+from .saving import save_figure
 
 WIDTHS = ("mobilenetv2_x1.0", "mobilenetv2_x0.75", "mobilenetv2_x0.5", "mobilenetv2_x0.35")
 SWEEP = {

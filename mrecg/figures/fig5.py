@@ -14,10 +14,10 @@ from typing import Sequence
 
 import pandas as pd
 
-from .. import stats
-from ..experiments import RunSpec
-from ..output import save_figure
-from . import Study
+from ..study import stats
+from ..study.runs import RunSpec
+from ..study.sweeps import Study
+from .saving import save_figure
 
 # from batch 16 to the paper's 256, at a cell with room (W3A3 on Fashion-MNIST)
 SWEEP = {

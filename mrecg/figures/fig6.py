@@ -16,10 +16,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import methods, noise, paper, stats
-from ..experiments import RunSpec
-from ..output import save_figure
-from . import Study
+from .. import methods
+from ..study import noise, paper, stats
+from ..study.oscillation import oscillation
+from ..study.runs import RunSpec
+from ..study.sweeps import Study
+from .saving import save_figure
 
 ERROR_AXIS = "reconstruction error (sum over channels, mean over batch and positions)"
 # label, method, merge scheme (MRECG rows)
@@ -46,13 +48,6 @@ def specs(study: Study) -> list[RunSpec]:
             out += [study.spec(model, method=method, w_bits=w, a_bits=a, seed=s, **extra)
                     for s in study.seeds_or(sweep["seeds"])]
     return out
-
-
-def oscillation(values: Sequence[float]) -> dict:
-    """Total variation (sum of |steps|) and the number of strict interior local maxima."""
-    v = np.asarray(values, dtype=float)
-    maxima = int(np.sum((v[1:-1] > v[:-2]) & (v[1:-1] > v[2:]))) if len(v) > 2 else 0
-    return {"total_variation": float(np.abs(np.diff(v)).sum()), "local_maxima": maxima}
 
 
 def label_of(record: dict) -> str:
@@ -150,9 +145,9 @@ def plot_units(units: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
 def unit_floor(results_dir: str | os.PathLike, preset: str) -> float:
     """The per-unit claims' noise floor, as a fraction of a curve's total variation: the largest
     relative range of the unit-loss total variation among runs of one configuration on different
-    machines and thread counts (``noise.json``'s rows, grouped as :func:`mrecg.noise.floor` groups
+    machines and thread counts (``noise.json``'s rows, grouped as :func:`mrecg.study.noise.floor` groups
     them). 0 where the preset has no such measurement."""
-    from ..fingerprint import computed_by
+    from ..study.fingerprint import computed_by
 
     groups: dict[tuple, list[float]] = {}
     for row in noise.rows(results_dir, preset):

@@ -12,13 +12,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import paper, stats
-from ..experiments import RunSpec
+from .. import methods
 from ..models import NAMES
-from . import Study, machine_label, method_label
+from ..study import paper, stats
+from ..study.runs import RunSpec
+from ..study.sweeps import Study
+from . import machine_label, method_label
 
 METHODS = ("adaround", "brecq", "qdrop", "mrecg+brecq", "mrecg+qdrop")
-BASELINE_OF = {"mrecg+brecq": "brecq", "mrecg+qdrop": "qdrop"}
 # Which cells (model, (w_bits, a_bits)) each preset fills, with how many seeds, and on which models our
 # ModCap-selected MRECG rows are added (``ours``).
 BITS = ((4, 4), (2, 4), (3, 3), (2, 2))
@@ -36,7 +37,7 @@ def specs(study: Study) -> list[RunSpec]:
     sweep = study.sweep(SWEEP)
     out = []
     for model, (w, a) in sweep["cells"]:
-        runs = [(m, study.mrecg(model) if m in BASELINE_OF else {}) for m in METHODS]
+        runs = [(m, study.mrecg(model) if methods.get(m).baseline else {}) for m in METHODS]
         if model in sweep.get("ours", ()):
             runs.append(("mrecg+brecq", study.mrecg(model, ours="modcap:loss")))
         out += [study.spec(model, method=m, w_bits=w, a_bits=a, seed=s, **extra)
@@ -69,7 +70,7 @@ def frame(records: Sequence[dict], floor: float) -> pd.DataFrame:
     table = ours.merge(ref, on=["model", "w_bits", "a_bits", "method"], how="left").merge(fp, on="model", how="left")
     gains = []
     for row in table.itertuples():
-        base = BASELINE_OF.get(row.method)
+        base = methods.get(row.method).baseline
         if base is None:
             gains.append({})
             continue

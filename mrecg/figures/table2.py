@@ -10,10 +10,12 @@ from typing import Sequence
 
 import pandas as pd
 
-from .. import methods, paper, stats
+from .. import methods
 from ..config import PRESETS
-from ..experiments import RunSpec
-from . import Study, machine_label
+from ..study import paper, stats
+from ..study.runs import RunSpec
+from ..study.sweeps import Study
+from . import machine_label
 
 # (label, method, expanded batch): one component switched on at a time
 ROWS = (

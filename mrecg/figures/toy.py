@@ -1,4 +1,4 @@
-"""Notebook 00: the oscillation argument on the toy chain of :mod:`mrecg.toy`, cached like a run.
+"""Notebook 00: the oscillation argument on the toy chain of :mod:`mrecg.study.toy`, cached like a run.
 
 The toy experiment (two reconstructions of the toy, block by block and with the capacity-drop
 pairs merged) is stored as ``<results>/<preset>/toy/<key>.json`` with the code fingerprint and the
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import toy
-from ..experiments import check_writable, code_fingerprint, is_stale, machine, read_record
-from ..output import save_figure
-from ..storage import save_json
-from . import Study
+from ..study import records, toy
+from ..study.fingerprint import TOY
+from ..study.oscillation import oscillation
+from ..study.sweeps import Study
+from .saving import save_figure
 
 BITS = (4, 8)
 
@@ -33,19 +33,13 @@ def experiment(study: Study, results_dir: str | os.PathLike, force: bool = False
                recompute_stale: bool = False) -> dict:
     """ModCap values, the merged scheme and the per-block errors of both runs (read or computed)."""
     seed = study.seeds_or((0,))[0]
-    path = record_path(study, results_dir, seed)
-    if path.is_file() and not force:
-        record = read_record(path)
-        if record is not None and not (recompute_stale and is_stale(record)):
-            return record
-    check_writable(path.parent)
-    result = toy.toy_experiment(study.preset, bits=BITS, seed=seed, data_root=study.data_root)
-    record = {"top1": None, "modcap": result["modcap"].values, "joint_scheme": result["joint_scheme"],
-              "errors": result["errors"].to_dict(orient="records"), "seed": seed,
-              "code": {"fingerprint": code_fingerprint()}, "machine": machine("cpu")}
-    record = json.loads(json.dumps(record))
-    save_json(record, path)
-    return record
+
+    def make() -> dict:
+        result = toy.toy_experiment(study.preset, bits=BITS, seed=seed, data_root=study.data_root)
+        return {"top1": None, "modcap": result["modcap"].values, "joint_scheme": result["joint_scheme"],
+                "errors": result["errors"].to_dict(orient="records"), "seed": seed, **records.stamp("cpu", TOY)}
+
+    return records.read_or_compute(record_path(study, results_dir, seed), make, force, recompute_stale, TOY)
 
 
 def errors(record: dict) -> pd.DataFrame:
@@ -54,8 +48,6 @@ def errors(record: dict) -> pd.DataFrame:
 
 def measures(errors: pd.DataFrame) -> pd.DataFrame:
     """Oscillation measures (total variation, local maxima) and mean error of each run's curve."""
-    from .fig6 import oscillation
-
     return pd.DataFrame([{"run": run, **oscillation(g.error.tolist()), "mean error": g.error.mean()}
                          for run, g in errors.groupby("run")])
 

@@ -1,8 +1,8 @@
 """Merge schemes: which adjacent blocks are reconstructed jointly.
 
 A scheme is a list of groups of consecutive block indices covering every block once, e.g.
-``[[0], [1, 2], [3], ...]`` (see :func:`mrecg.units.validate_scheme`). MRECG builds one from
-per-pair scores -- the ModCap differences of adjacent blocks (:attr:`mrecg.modcap.ModCap.scores`):
+``[[0], [1, 2], [3], ...]`` (see :func:`mrecg.recon.units.validate_scheme`). MRECG builds one from
+per-pair scores -- the ModCap differences of adjacent blocks (:attr:`mrecg.merging.modcap.ModCap.scores`):
 the top-k pairs are merged, and selected pairs that share a block chain into runs of 3 or more.
 
 Topological homogeneity (the paper compares capacities only between modules that share their
@@ -20,7 +20,7 @@ import re
 from importlib import resources
 from typing import Sequence
 
-from .units import SchemeError, validate_scheme
+from ..recon.units import SchemeError, validate_scheme
 
 Scheme = list[list[int]]
 
@@ -85,7 +85,7 @@ def random_scheme(n_blocks: int, seed: int, merges: int | None = None) -> Scheme
 # ----------------------------------------------------------------------------- official schemes
 
 # The released configs list one label per reconstruction unit of the released partition
-# (:func:`mrecg.units.partition` with ``joint_edges``); equal adjacent labels are reconstructed
+# (:func:`mrecg.recon.units.partition` with ``joint_edges``); equal adjacent labels are reconstructed
 # jointly. Those units are: for the ResNets the stem, each block (the last one through the
 # pool) and ``fc`` (1 + blocks + 1 labels); for MobileNetV2 stem + block 0, blocks 1..16 and
 # last conv + classifier (17 + 1 labels). With that reading the ResNet comments in the configs
@@ -120,12 +120,11 @@ def official_labels(family: str) -> list[int]:
     return parse_label_list(line.group(1))
 
 
-def official_scheme(model_name: str) -> Scheme:
-    """The authors' hand-written scheme for ``model_name``, in our block indexing: the labels
-    mapped onto the released units (:func:`released_unit_blocks`)."""
-    family = "mobilenetv2" if model_name.startswith("mobilenetv2") else model_name
+def official_scheme(family: str) -> Scheme:
+    """The authors' hand-written scheme for a model ``family`` (:func:`mrecg.models.family`), in our
+    block indexing: the labels mapped onto the released units (:func:`released_unit_blocks`)."""
     if family not in OFFICIAL_BLOCKS:
-        raise SchemeError(f"no official scheme for {model_name}; they exist for resnet18, resnet50 and mobilenetv2")
+        raise SchemeError(f"no official scheme for {family}; they exist for resnet18, resnet50 and mobilenetv2")
     labels, units = official_labels(family), released_unit_blocks(family)
     if len(labels) != len(units):
         raise SchemeError(f"official scheme of {family} has {len(labels)} labels for {len(units)} released units")
@@ -137,3 +136,8 @@ def official_scheme(model_name: str) -> Scheme:
             merges.add(units[u][-1])
     n_blocks = OFFICIAL_BLOCKS[family]
     return validate_scheme(scheme_from_merges(n_blocks, merges), n_blocks)
+
+
+def default_k(family: str) -> int:
+    """Number of merges in the authors' released scheme: resnet18 2, resnet50 4, mobilenetv2 7."""
+    return len(merges_of(official_scheme(family)))

@@ -8,13 +8,12 @@ from their configuration, so the pool does not idle at its tail on one long run;
 where the caller groups them, :func:`schedule`), a
 data-dependent ModCap pass before the runs that need it, each distinct pass once. Every worker
 stores its record atomically as it finishes, so an interrupted sweep keeps every finished run; a
-sweep given a deadline (:func:`compute`) starts only runs expected to finish before it, so that a
+sweep given a deadline (:func:`compute_missing`) starts only runs expected to finish before it, so that a
 machine lent for a few hours spends none of them on a run that will be cut off.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -25,7 +24,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .experiments import RunSpec, is_stale, run, stored
+from . import paths
+from .records import cpu_model, is_stale, load_records, run, stored
+from .runs import RunSpec
 
 # Relative cost of one iteration of a block unit per model (measured mini step times, ResNet-18 = 1).
 MODEL_COST = {"resnet18": 1.0, "resnet50": 2.5, "mobilenetv2_x1.0": 1.4, "mobilenetv2_x0.75": 1.15,
@@ -74,12 +75,16 @@ class Progress:
         return f"{label}{self.done}/{self.total} runs computed, {left}"
 
 
+def say(message: str) -> None:
+    """One progress line on the terminal (the process's real stderr, also under papermill)."""
+    print(f"[mrecg] {message}", file=sys.__stderr__ or sys.stderr, flush=True)
+
+
 def terminal_reporter(label: str = "") -> Callable[[Progress, int], None]:
-    """Print progress lines to the process's real stderr (the terminal, also under papermill)."""
-    stream = sys.__stderr__ or sys.stderr
+    """Report a sweep's progress with :func:`say`."""
 
     def report(progress: Progress, workers: int) -> None:
-        print(f"[mrecg] {progress.line(workers, label)}", file=stream, flush=True)
+        say(progress.line(workers, label))
 
     return report
 
@@ -97,17 +102,14 @@ class Timing:
 
         import torch
 
-        from .experiments import cpu_model
-
         here = (cpu_model(), platform.platform(), torch.__version__)
         self.ratios: dict[tuple, list[float]] = {}
         folders = dict.fromkeys(Path(f).resolve() for f in (results_dir, *more))
-        for path in (p for folder in folders for p in folder.glob("*/*.json")):
+        for record in (r for folder in folders for r in load_records(folder, quiet=True)):
             try:
-                record = json.loads(path.read_text())
                 machine, spec = record["machine"], RunSpec.from_dict(record["spec"])
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # noise files, manifests, records of other code's settings
+            except (ValueError, KeyError, TypeError):
+                continue  # records of other code's settings
             if (machine.get("cpu"), machine.get("platform"), machine.get("torch")) == here and \
                     machine.get("device", "cpu").startswith("cpu" if device == "cpu" else "NVIDIA") and \
                     record.get("seconds") and not is_stale(record):  # other code ran at another speed
@@ -168,11 +170,11 @@ def run_specs(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: b
     """The records of ``specs``, in order: stored ones read, missing ones computed by ``workers``
     processes (default :func:`default_workers`), longest first, passes before their dependents."""
     specs = list(specs)
-    compute(specs, results_dir, force, workers, recompute_stale, report)
+    compute_missing(specs, results_dir, force, workers, recompute_stale, report)
     return [run(s, results_dir, progress=False) for s in specs]
 
 
-def compute(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: bool = False,
+def compute_missing(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: bool = False,
             workers: int | None = None, recompute_stale: bool = False,
             report: Callable[[Progress, int], None] | None = None, deadline: float | None = None,
             margin: float = 1.15, group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
@@ -186,10 +188,8 @@ def compute(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: boo
     if not todo:
         return []
     workers = workers or default_workers(todo)
-    from .paths import results_dir as repository_results  # a part computed elsewhere learns from the grid too
-
     device = "cpu" if todo[0].resolved().device == "cpu" else "cuda"
-    timing = Timing(results_dir, device, repository_results())
+    timing = Timing(results_dir, device, paths.results_dir())  # a part computed elsewhere learns from the grid too
     return _compute(todo, str(results_dir), force or recompute_stale, workers, report, deadline, timing, margin,
                     group)
 
@@ -262,5 +262,5 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
     return ready + waiting
 
 
-__all__ = ["Progress", "Timing", "compute", "default_workers", "estimated_cost", "missing", "run_specs", "schedule",
+__all__ = ["Progress", "Timing", "compute_missing", "default_workers", "estimated_cost", "missing", "run_specs", "schedule",
            "terminal_reporter"]

@@ -1,6 +1,6 @@
 """The block registry: how each float block type becomes a quantized block.
 
-A quantized block re-states its float block's forward with :class:`~mrecg.layers.QuantLayer`s
+A quantized block re-states its float block's forward with :class:`~mrecg.quant.layers.QuantLayer`s
 and quantizes its output (the next block's input). ``layers()`` lists its layers in the order
 layer-wise reconstruction (AdaRound) visits them. A new architecture is one entry in
 :data:`BLOCKS`.

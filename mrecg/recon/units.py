@@ -35,7 +35,7 @@ Two layouts, because the baselines and MRECG were released on different code bas
   flattening, so it is matched on the pooled vector, on which the 8-bit quantizer feeding
   ``fc`` sits; the last feature map itself is not quantized in either family, and ``fc`` is
   a unit of its own. The released schemes' labels count these units
-  (:func:`mrecg.schemes.released_unit_blocks`). One difference remains: MQBench also quantizes
+  (:func:`mrecg.merging.schemes.released_unit_blocks`). One difference remains: MQBench also quantizes
   the input image at 8 bits (the first layer's input); our chains leave it in float.
 """
 
@@ -48,10 +48,10 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from .blocks import BLOCKS, QuantBlock, QuantInvertedResidual, quantize_block
-from .layers import QuantLayer, quantize_sequence
-from .models import RESNET_LAYOUT, MiniResNet, ModelError
-from .quantizer import ActQuantizer
+from ..models import MiniResNet
+from ..quant.blocks import BLOCKS, QuantBlock, QuantInvertedResidual, quantize_block
+from ..quant.layers import QuantLayer, quantize_sequence
+from ..quant.quantizer import ActQuantizer
 
 FIRST_LAST_BITS = 8  # first and last layer weights, and the last layer's input activation
 POOL = "pool"  # the pooling element of a pooled-head chain (global average pool + flatten)
@@ -273,19 +273,3 @@ def _has_shortcut(block: nn.Module) -> bool:
 
 def _blocks_of(blocks: list[int], elements: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(blocks.index(e) for e in elements if e in blocks)
-def model_family(model: nn.Module) -> str:
-    """``resnet18``, ``resnet50`` or ``mobilenetv2`` (the key of the released schemes), from the
-    model's type and configuration: ResNets by block type and blocks per stage."""
-    if isinstance(model, tvm.MobileNetV2):
-        return "mobilenetv2"
-    if isinstance(model, (tvm.ResNet, MiniResNet)):
-        block = type(model.layer1[0])
-        layout = tuple(len(getattr(model, f"layer{s}")) for s in range(1, 5))
-        for family, known in RESNET_LAYOUT.items():
-            if (block, layout) == known:
-                return family
-        raise ModelError(
-            f"no known family for a ResNet of {block.__name__}s {layout}; "
-            "resnet18 is BasicBlock (2, 2, 2, 2), resnet50 Bottleneck (3, 4, 6, 3)"
-        )
-    raise ModelError(f"no known family for model type {type(model).__name__}; use a ResNet-18/50 or a MobileNetV2")

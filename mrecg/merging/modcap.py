@@ -33,9 +33,10 @@ from typing import Sequence
 
 from torch import nn
 
-from .blocks import BLOCKS, QuantBlock, quantize_block
-from .layers import QuantLayer
-from .units import build_chain
+from ..quant.blocks import BLOCKS, QuantBlock, quantize_block
+from ..quant.layers import QuantLayer
+from ..recon.units import build_chain
+
 
 @dataclass
 class ModCap:
@@ -76,7 +77,7 @@ def _main_path_signature(block: QuantBlock) -> tuple:
 
 
 def comparable_pairs(blocks: Sequence[QuantBlock]) -> list[bool]:
-    """Topological homogeneity of each adjacent pair (see :mod:`mrecg.schemes`)."""
+    """Topological homogeneity of each adjacent pair (see :mod:`mrecg.merging.schemes`)."""
     sig = [_main_path_signature(b) for b in blocks]
     return [a == b for a, b in zip(sig, sig[1:])]
 
@@ -108,7 +109,7 @@ def data_free(model_or_blocks: nn.Module | Sequence[nn.Module], w_bits: int, str
 
 def data_dependent(model: nn.Module, block_losses: Sequence[float]) -> ModCap:
     """Data-dependent ModCap from the per-block reconstruction losses of a short block-wise pass of
-    the baseline (run by :func:`mrecg.selection.modcap_pass`)."""
+    the baseline (run by :func:`mrecg.merging.selection.modcap_pass`)."""
     names, blocks = _quant_blocks(model)
     if len(block_losses) != len(blocks):
         raise ValueError(f"{len(block_losses)} block losses for a model of {len(blocks)} blocks")

@@ -78,11 +78,11 @@ def toy_experiment(preset: str, widths: Sequence[int] = DEFAULT_WIDTHS, bits: tu
     """
     import pandas as pd
 
-    from . import data
-    from .config import PTQConfig
-    from .modcap import data_free
-    from .ptq import quantize
-    from .schemes import scheme_from_merges
+    from .. import data
+    from ..config import PTQConfig
+    from ..merging.modcap import data_free
+    from ..merging.schemes import scheme_from_merges
+    from ..recon.ptq import quantize
 
     sizes = TOY_PRESETS[preset]
     images = data.calibration_set(data.fashion_mnist("train", data_root), sizes["calib_size"] + 256, seed)

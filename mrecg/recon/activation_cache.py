@@ -17,7 +17,6 @@ from pathlib import Path
 
 import torch
 
-
 # caches alive at once, each of the largest element output: quantized and float inputs, the target,
 # and the inputs a unit's layer capture keeps
 CACHES_ALIVE = 4

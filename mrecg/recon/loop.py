@@ -23,20 +23,12 @@ from typing import Callable, Iterator
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from .adaround import BetaSchedule
-from .layers import QuantLayer, freeze
-from .quantizer import ActQuantizer, mix
+from ..quant.adaround import BetaSchedule
+from ..quant.layers import QuantLayer, freeze
+from ..quant.quantizer import ActQuantizer, mix
 
-
-def recon_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Squared error summed over channels (dim 1), averaged over everything else.
-
-    Written as one fused ``mse_loss`` (sum) rescaled, rather than ``.pow(2).sum(1).mean()``:
-    same value, one kernel forward and backward.
-    """
-    return F.mse_loss(pred, target, reduction="sum") * (pred.shape[1] / pred.numel())
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (prediction, target) -> scalar
 
 
 def flush_denormal_enabled() -> bool:
@@ -73,13 +65,14 @@ def quant_parameters(module: nn.Module) -> tuple[list[QuantLayer], list[ActQuant
 
 
 @torch.no_grad()
-def cached_loss(module: nn.Module, x: torch.Tensor, target: torch.Tensor, device: str, chunk: int = 256) -> float:
-    """Reconstruction loss of ``module`` (eval mode) over a whole cache, in chunks."""
+def cached_loss(module: nn.Module, x: torch.Tensor, target: torch.Tensor, device: str, loss: Loss,
+                chunk: int = 256) -> float:
+    """``loss`` of ``module`` (eval mode) over a whole cache, in chunks."""
     module.eval()
     total = 0.0
     for s in range(0, len(x), chunk):
         xb, tb = x[s : s + chunk].to(device, torch.float32), target[s : s + chunk].to(device, torch.float32)
-        total += recon_loss(module(xb), tb).item() * len(xb)
+        total += loss(module(xb), tb).item() * len(xb)
     return total / len(x)
 
 
@@ -113,13 +106,13 @@ def reconstruct(
     device: str,
     generator: torch.Generator,
     trace_every: int,
+    loss: Loss,
     on_trace: Callable[[int, float], None] | None = None,
-    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = recon_loss,
 ) -> Trace:
     """Optimise ``module`` in place; return its loss trace. Rounding is hard (and frozen) afterwards.
 
     ``loss(prediction, target)`` is the reconstruction term; the rounding regulariser's gradient
-    is added inside each layer's :class:`~mrecg.adaround.SoftRound` node. Nothing in the loop
+    is added inside each layer's :class:`~mrecg.quant.adaround.SoftRound` node. Nothing in the loop
     reads a value back to the host: the trace is kept as tensors and converted once at the end,
     where ``on_trace(t, reconstruction_loss)`` is called for each trace point. One Adam holds
     both groups (rounding variables at ``w_lr``; activation steps at ``a_lr`` with cosine decay

@@ -1,13 +1,13 @@
 """Which blocks MRECG reconstructs jointly: the policy that turns a config into a concrete scheme.
 
 :func:`select` resolves ``cfg.scheme`` (or the method's default selection) to block groups before
-:func:`mrecg.ptq.quantize` runs, which only ever sees a concrete partition:
+:func:`mrecg.recon.ptq.quantize` runs, which only ever sees a concrete partition:
 
 * block groups given explicitly are validated;
-* ``official``: the authors' hand-written scheme for the model family (:mod:`mrecg.schemes`);
+* ``official``: the authors' hand-written scheme for the model family (:mod:`mrecg.merging.schemes`);
 * ``random:SEED``: a seeded random scheme with ``k`` merges;
 * ``modcap:params`` / ``modcap:loss``: our top-k selection from the data-free or data-dependent
-  ModCap (:mod:`mrecg.modcap`). The data-dependent one needs a short block-wise pass of the
+  ModCap (:mod:`mrecg.merging.modcap`). The data-dependent one needs a short block-wise pass of the
   method's baseline; :func:`modcap_pass_config` says which, so that callers can cache it.
 
 ``k`` defaults to the number of merges in the authors' released scheme for the family.
@@ -21,25 +21,24 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from .. import models
+from ..config import ConfigError, PTQConfig
+from ..recon.ptq import quantize
+from ..recon.units import build_chain, validate_scheme
 from . import modcap, schemes
-from .config import ConfigError, PTQConfig
-from .ptq import quantize
-from .units import build_chain, model_family, validate_scheme
-
-
-def family_of(name: str) -> str:
-    """Model family of a zoo name (``mobilenetv2_x0.5`` -> ``mobilenetv2``)."""
-    return "mobilenetv2" if name.startswith("mobilenetv2") else name
-
-
-def default_k(family: str) -> int:
-    """Number of merges in the authors' released scheme: resnet18 2, resnet50 4, mobilenetv2 7."""
-    return len(schemes.merges_of(schemes.official_scheme(family)))
 
 
 def resolve_config(cfg: PTQConfig, family: str) -> PTQConfig:
     """``cfg`` with every default filled in for ``family`` (see :meth:`PTQConfig.resolved`)."""
-    return cfg.resolved(family, default_k(family))
+    return cfg.resolved(family, schemes.default_k(family))
+
+
+def check_k(model: nn.Module, k: int, w_bits: int) -> None:
+    """Fail in one line, before any long pass, when ``model`` has fewer than ``k`` adjacent block
+    pairs that may merge (topologically homogeneous ones, :mod:`mrecg.merging.modcap`)."""
+    mergeable = sum(modcap.data_free(model, w_bits).comparable)
+    if k > mergeable:
+        raise ConfigError(f"k = {k} but {models.family(model)} has only {mergeable} adjacent block pairs that may merge")
 
 
 @dataclass
@@ -78,7 +77,7 @@ def select(
     ``losses(cfg)`` supplies the data-dependent ModCap pass's per-block losses (e.g. from a
     cache); by default the pass runs here on ``calib``.
     """
-    family = model_family(model)
+    family = models.family(model)
     cfg = resolve_config(cfg, family)
     asked = cfg.scheme
     n_blocks = len(build_chain(model).block_elements)
@@ -91,9 +90,7 @@ def select(
     elif asked.startswith("random:"):
         chosen, mc = schemes.random_scheme(n_blocks, int(asked.split(":")[1]), merges=cfg.k), None
     else:
-        mergeable = sum(modcap.data_free(model, cfg.w_bits).comparable)
-        if cfg.k > mergeable:  # before the (long) data-dependent pass
-            raise ConfigError(f"k = {cfg.k} but {family} has only {mergeable} adjacent block pairs that may merge")
+        check_k(model, cfg.k, cfg.w_bits)  # before the (long) data-dependent pass
         if asked == "modcap:params":
             mc = modcap.data_free(model, cfg.w_bits, cfg.stride_exponent)
         else:
