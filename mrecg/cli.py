@@ -1,8 +1,6 @@
-"""The mrecg command line: one subcommand per job, each a thin layer over the package.
-
-The quantization flags derive from PTQConfig's fields (--w-lr, --scheme, ...), so a new knob needs
-no new flag. Bad input is one line on stderr and exit code 2, before any long computation.
-"""
+"""The mrecg command line: one subcommand per job, each a thin layer over the package. The
+quantization flags derive from PTQConfig's fields (--w-lr, --scheme, ...), so a new knob needs no
+new flag. Bad input is one line on stderr and exit code 2, before any long computation."""
 
 from __future__ import annotations
 
@@ -15,15 +13,7 @@ import typing
 from pathlib import Path
 
 from . import data, methods, models
-from .config import (
-    PRESETS,
-    ConfigError,
-    PTQConfig,
-    check_device,
-    knobs,
-    parse_bits,
-    parse_scheme,
-)
+from .config import PRESETS, ConfigError, PTQConfig, check_device, knobs, parse_bits, parse_scheme
 from .study.notebooks import DRIVER_PARAMETERS
 
 

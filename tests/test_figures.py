@@ -8,16 +8,7 @@ import pytest
 import torch
 
 from mrecg.config import PRESETS
-from mrecg.figures import (
-    FIGURES,
-    all_specs,
-    budget,
-    fig4,
-    fig5,
-    fig6,
-    table1,
-    table2,
-)
+from mrecg.figures import FIGURES, all_specs, budget, fig4, fig5, fig6, table1, table2
 from mrecg.study import paper, stats, toy
 from mrecg.study.oscillation import oscillation
 from mrecg.study.records import record_path

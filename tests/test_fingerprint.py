@@ -64,9 +64,7 @@ import torch
 
 def f(x):
     """Doc."""
-    from ..c import (
-        d,
-    )
+    from ..c import d
     # a comment
     return d(x) + 1
 '''

@@ -1,19 +1,8 @@
 import pytest
 import torch
 
-from mrecg.quant.adaround import (
-    BetaSchedule,
-    WeightQuantizer,
-    inverse_rectified_sigmoid,
-    rectified_sigmoid,
-)
-from mrecg.quant.quantizer import (
-    ActQuantizer,
-    FakeQuantSTE,
-    fake_quantize,
-    lp_search,
-    scale_and_zero,
-)
+from mrecg.quant.adaround import BetaSchedule, WeightQuantizer, inverse_rectified_sigmoid, rectified_sigmoid
+from mrecg.quant.quantizer import ActQuantizer, FakeQuantSTE, fake_quantize, lp_search, scale_and_zero
 
 
 @pytest.mark.parametrize(

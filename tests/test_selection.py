@@ -18,12 +18,7 @@ from mrecg.merging.schemes import (
     top_k_merges,
     top_k_scheme,
 )
-from mrecg.recon.units import (
-    SchemeError,
-    build_chain,
-    partition,
-    validate_scheme,
-)
+from mrecg.recon.units import SchemeError, build_chain, partition, validate_scheme
 
 STAGE_BOUNDARIES = {2, 5, 9, 12, 15}  # MobileNetV2: (last block of a stage, first of the next)
 

@@ -104,3 +104,9 @@ def test_modcap_does_not_drive_quantize():
         return " ".join(m.group(0) for m in imports.finditer((PACKAGE / module).read_text()))
 
     assert "ptq" not in imported("merging/modcap.py") and "selection" not in imported("recon/ptq.py")
+
+
+def test_the_command_line_stays_a_thin_layer():
+    """Flags derive from PTQConfig and the notebooks' parameters; the work lives in the package."""
+    assert len((PACKAGE / "cli.py").read_text().splitlines()) <= 250
+
