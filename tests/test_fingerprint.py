@@ -2,6 +2,7 @@
 its code's fingerprint only while that code is the checkout's."""
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -140,6 +141,28 @@ def test_an_equivalent_stamp_is_current_only_while_its_code_is(monkeypatch):
 
 def test_equivalences_do_not_chain():
     assert not set(fingerprint.EQUIVALENT.values()) & set(fingerprint.EQUIVALENT)
+
+
+def test_every_equivalence_was_checked_by_recomputing_committed_records():
+    """No stamp is mapped without its check: at least 6 records of that stamp's code recomputed from
+    scratch, every number bit-identical, across both families and at least three methods."""
+    folder = PACKAGE.parent / "benchmarks" / "results" / "equivalence"
+    for target in set(fingerprint.EQUIVALENT.values()):
+        report = json.loads((folder / f"{target}.json").read_text())
+        rows = report["records"]
+        assert report["fingerprint"] == target and report["all_identical"] and all(r["identical"] for r in rows)
+        assert len(rows) >= 6 and len({r["method"] for r in rows}) >= 3 and len({r["bits"] for r in rows}) >= 2
+        assert {r["model"].split("_")[0] for r in rows} == {"resnet18", "mobilenetv2"}
+        stamps = {s for s, t in fingerprint.EQUIVALENT.items() if t == target}
+        assert stamps <= {r["stamp"] for r in rows}, "every mapped stamp has a recomputed record"
+
+
+def test_the_committed_records_are_current():
+    """The grid's records are today's code's, by fingerprint or by a checked equivalence."""
+    from mrecg.study import records as reading
+
+    stale = [r["key"] for r in reading.load_records(preset="mini") if reading.is_stale(r)]
+    assert stale == []
 
 
 def test_the_noise_floor_pairs_rows_of_equivalent_stamps(tmp_path, monkeypatch):
