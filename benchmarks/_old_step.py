@@ -19,10 +19,11 @@ from torch.nn import functional as F
 
 import mrecg.recon.loop
 import mrecg.recon.ptq
+from mrecg.methods import recon_loss
 from mrecg.quant.adaround import BetaSchedule, WeightQuantizer, rectified_sigmoid
 from mrecg.quant.layers import QuantLayer
 from mrecg.quant.quantizer import ActQuantizer, fake_quantize, lp_search, mix, qrange
-from mrecg.recon.loop import Trace, flush_denormal, quant_parameters, recon_loss
+from mrecg.recon.loop import Trace, flush_denormal, quant_parameters
 
 
 class OldFakeQuantSTE(torch.autograd.Function):

@@ -41,9 +41,10 @@ from _old_step import old_step  # noqa: E402
 
 import mrecg.recon.loop  # noqa: E402
 from mrecg import data, models  # noqa: E402
+from mrecg.methods import recon_loss  # noqa: E402
 from mrecg.quant.blocks import quantize_block  # noqa: E402
 from mrecg.quant.layers import QuantLayer  # noqa: E402
-from mrecg.recon.loop import flush_denormal, recon_loss  # noqa: E402
+from mrecg.recon.loop import flush_denormal  # noqa: E402
 from mrecg.recon.units import build_chain  # noqa: E402
 
 CACHE = 1024
@@ -129,7 +130,7 @@ def make_recon(blocks: list[nn.Module], cache: torch.Tensor, target: torch.Tenso
             aq.observe = True
     with torch.no_grad():
         unit.eval()(cache[:256])
-    kwargs = dict(batch_size=batch, keep_prob=1.0, w_lr=1e-2, a_lr=4e-5, round_lambda=0.1, warmup=0.2,
+    kwargs = dict(loss=recon_loss, batch_size=batch, keep_prob=1.0, w_lr=1e-2, a_lr=4e-5, round_lambda=0.1, warmup=0.2,
                   device="cpu", generator=torch.Generator().manual_seed(0), trace_every=10**9)
 
     def run(steps: int) -> float:

@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from mrecg import PTQConfig, data, evaluate, models, quantize
+from mrecg.methods import recon_loss
 from mrecg.quant.adaround import WeightQuantizer, rectified_sigmoid
 from mrecg.quant.depthwise import SMALL_MAP, depthwise_conv2d
 from mrecg.quant.layers import QuantLayer, freeze
@@ -147,7 +148,7 @@ def _mini_unit(name: str, element: str, n: int = 512):
     return unit, x, target
 
 
-KW = dict(batch_size=32, keep_prob=1.0, w_lr=1e-2, a_lr=4e-5, round_lambda=0.1, warmup=0.2, device="cpu")
+KW = dict(loss=recon_loss, batch_size=32, keep_prob=1.0, w_lr=1e-2, a_lr=4e-5, round_lambda=0.1, warmup=0.2, device="cpu")
 
 
 def test_nothing_is_read_back_to_the_host_per_step(monkeypatch):

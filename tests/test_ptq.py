@@ -8,6 +8,7 @@ from torch import nn
 
 from mrecg import PTQConfig, data, evaluate, models, quantize
 from mrecg.config import ConfigError
+from mrecg.methods import recon_loss
 from mrecg.quant.layers import QuantLayer
 from mrecg.recon.loop import flush_denormal, flush_denormal_enabled, reconstruct
 from mrecg.recon.units import SchemeError
@@ -78,7 +79,7 @@ def test_reconstruction_flushes_denormals_and_restores_the_callers_setting():
     seen = []
     layer.register_forward_pre_hook(lambda m, i: seen.append(flush_denormal_enabled()))
     torch.set_flush_denormal(False)
-    reconstruct(layer, x, x, target, iters=3, batch_size=4, keep_prob=1.0, w_lr=1e-3, a_lr=4e-5, round_lambda=0.1,
+    reconstruct(layer, x, x, target, loss=recon_loss, iters=3, batch_size=4, keep_prob=1.0, w_lr=1e-3, a_lr=4e-5, round_lambda=0.1,
                 warmup=0.2, device="cpu", generator=torch.Generator().manual_seed(0), trace_every=1)
     assert seen == [True] * 3 and not flush_denormal_enabled()
     with flush_denormal():

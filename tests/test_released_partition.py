@@ -11,6 +11,7 @@ from torchvision import models as tvm
 
 from mrecg import data, models
 from mrecg.merging.schemes import official_labels, official_scheme, released_unit_blocks
+from mrecg.methods import recon_loss
 from mrecg.quant.quantizer import ActQuantizer
 from mrecg.recon.loop import cached_loss, reconstruct
 from mrecg.recon.units import POOL, SchemeError, build_chain, partition
@@ -146,10 +147,10 @@ def test_joint_units_reconstruct_as_one_problem():
         x = _run(fp.elements[: unit.elements[0]], calib)
         target = _run([fp.elements[i] for i in unit.elements], x)
         module = nn.Sequential(*[q.elements[i] for i in unit.elements])
-        nearest = cached_loss(module, x, target, "cpu")
-        trace = reconstruct(module, x, x, target, iters=300, batch_size=32, keep_prob=1.0, w_lr=1e-2, a_lr=4e-5,
+        nearest = cached_loss(module, x, target, "cpu", recon_loss)
+        trace = reconstruct(module, x, x, target, iters=300, loss=recon_loss, batch_size=32, keep_prob=1.0, w_lr=1e-2, a_lr=4e-5,
                             round_lambda=0.1, warmup=0.2, device="cpu", generator=gen, trace_every=100)
-        after = cached_loss(module, x, target, "cpu")
+        after = cached_loss(module, x, target, "cpu", recon_loss)
         print(unit.name, f"nearest {nearest:.4f} -> {after:.4f}")
         assert len(trace.points) >= 3 and after < nearest, unit.name
     assert target.shape == (256, 10)  # the last unit is matched on the logits
