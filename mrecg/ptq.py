@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from .cache import CacheStore, estimate_bytes, placement
 from .config import ConfigError, PTQConfig
 from .quantizer import ActQuantizer
+from .range_setup import setup_ranges
 from .reconstruct import cached_loss, flush_denormal, reconstruct, recon_loss
 from .units import QuantChain, Unit, build_chain, model_family, partition
 
@@ -166,6 +167,8 @@ def quantize(
     store = CacheStore(where, dtype)
     q_in = fp_in = store.put(calib)
     held_q = held_fp = holdout.to(device, torch.float32)
+    if cfg.act_init != "ours":  # the released codes set every range up front; ours, unit by unit below
+        setup_ranges(cfg.act_init, q, calib[: cfg.init_size], calib, device)
     bar = tqdm(total=len(units), desc=f"{cfg.method} W{cfg.w_bits}A{cfg.a_bits}", disable=not progress)
     try:
         with flush_denormal():
