@@ -36,6 +36,7 @@ MQBENCH_EMA = 0.9
 MQBENCH_BATCH = 256  # the released MRECG's calibration loader batch
 QDROP_EPS = 1e-8  # the released QDrop observer's floor on the step
 MQBENCH_EPS = torch.finfo(torch.float32).eps  # MQBench's (torch's) floor on the step
+VECTOR_LIMIT = 1 << 24  # elements up to which the 2-D search scores all zero points at once
 
 
 def released_qparams(lo: torch.Tensor, hi: torch.Tensor, bits: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,26 +70,37 @@ def qdrop_search(x: torch.Tensor, bits: int, channel_dim: int | None) -> tuple[t
     best = torch.full_like(lo0, 1e10)
     best_lo, best_hi = lo0.clone(), hi0.clone()
 
-    def consider(lo: torch.Tensor, hi: torch.Tensor) -> None:
+    def consider(lo: torch.Tensor, hi: torch.Tensor, err: torch.Tensor) -> None:
         nonlocal best, best_lo, best_hi
-        err = lp_error(rows, *released_qparams(lo, hi, bits, QDROP_EPS), bits)
         better = err < best
-        best_lo, best_hi, best = torch.where(better, lo, best_lo), torch.where(better, hi, best_hi), torch.minimum(err, best)
+        best_lo, best_hi = torch.where(better, lo, best_lo), torch.where(better, hi, best_hi)
+        best = torch.minimum(err, best)
 
     if side == "both":
         lo0, hi0 = lo0.clamp(max=0), hi0.clamp(min=0)
         width = hi0 - lo0
+        zps = torch.arange(qmin, qmax + 1, dtype=rows.dtype)[:, None]
+        together = len(zps) * rows.numel() <= VECTOR_LIMIT  # all zero points in one pass, else one by one
         for i in range(1, QDROP_STEPS + 1):
             top = width / QDROP_STEPS * i
             step = top / float(qmax - qmin)
-            for zp in range(qmin, qmax + 1):
-                consider(-zp * step, top - zp * step)
+            los, his = -zps * step, top - zps * step  # [zero points, channels]
+            if together:
+                flat = released_qparams(los.flatten(), his.flatten(), bits, QDROP_EPS)
+                errs = lp_error(rows.repeat(len(zps), 1), *flat, bits).reshape(los.shape)
+            else:
+                errs = torch.stack([lp_error(rows, *released_qparams(lo, hi, bits, QDROP_EPS), bits)
+                                    for lo, hi in zip(los, his)])
+            # the released loop walks the zero points in order and keeps the first strictly better one
+            first = (errs == errs.min(0).values).to(torch.uint8).argmax(0, keepdim=True)
+            consider(los.gather(0, first)[0], his.gather(0, first)[0], errs.gather(0, first)[0])
     else:
         reach = torch.maximum(lo0.abs(), hi0)
         for i in range(1, QDROP_STEPS + 1):
             clip = reach / QDROP_STEPS * i
             zeros = torch.zeros_like(clip)
-            consider(*((zeros, clip) if side == "pos" else (-clip, zeros)))
+            lo, hi = (zeros, clip) if side == "pos" else (-clip, zeros)
+            consider(lo, hi, lp_error(rows, *released_qparams(lo, hi, bits, QDROP_EPS), bits))
     scale, zero = released_qparams(best_lo, best_hi, bits, QDROP_EPS)
     return (scale[0], zero[0]) if channel_dim is None else (scale, zero)
 
