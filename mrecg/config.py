@@ -82,9 +82,10 @@ class PTQConfig:
     cache_dtype: str = knob("float32", "dtype of the reconstruction caches: float32 or float16")
     cache_device: str = knob("auto", "where the reconstruction caches live: auto (the run's device when they fit), "
                                      "cpu, disk or cuda[:N]")
-    act_init: str = knob("ours", "range setup: ours (L2.4 shrink search per unit on the partly quantized network), "
-                                 "qdrop (released QDrop: up front on the float network, 1-100% grid, per-channel "
-                                 "2-D weight search) or mqbench (released MRECG: EMA of per-batch MSE ranges)")
+    act_init: str = knob("ours", "range setup: ours (L2.4 shrink search per unit on the partly quantized "
+                                 "network), qdrop (released QDrop: up front on the float network, a grid of 100 "
+                                 "clips, per-channel 2-D weight search) or mqbench (released MRECG: EMA of "
+                                 "per-batch MSE ranges)")
     trace_every: int = knob(50, "record the loss every this many iterations")
     preset: str = field(default="custom", compare=False, metadata={"help": "preset name (label only)"})
 

@@ -195,7 +195,9 @@ class ActQuantizer(nn.Module):
             self.initialized, self.observe = True, False
         lo, hi = self.bounds()
         if torch.is_grad_enabled():
-            scale = ScaleGrad.apply(self.scale, (x.numel() * qrange(self.bits)[1]) ** -0.5) if self.grad_scaled else self.scale
+            scale = self.scale
+            if self.grad_scaled:
+                scale = ScaleGrad.apply(scale, (x.numel() * qrange(self.bits)[1]) ** -0.5)
             out = FakeQuantSTE.apply(x, scale, lo, hi)
         else:  # inference: the same values in one buffer, nothing kept for a backward
             out = torch.mul(x, self.scale.reciprocal()).round_().clamp_(lo, hi).mul_(self.scale)

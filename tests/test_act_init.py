@@ -93,3 +93,20 @@ def test_default_act_init_leaves_committed_keys_unchanged():
     assert "act_init" not in spec.resolved().key_dict()
     assert spec.with_(act_init="ours").key() == record["key"]
     assert spec.with_(act_init="qdrop").key() != record["key"]
+
+
+def test_step_gradient_scaling_multiplies_the_step_gradient_only():
+    x = torch.tensor([[0.3, 1.2, 2.6, 7.0]], requires_grad=True)
+    grads = {}
+    for scaled in (False, True):
+        aq = ActQuantizer(2)
+        aq.scale.data.fill_(1.0)
+        aq.initialized, aq.grad_scaled = True, scaled
+        out = aq(x)
+        assert out.tolist() == [[0.0, 1.0, 3.0, 3.0]]  # the value is unchanged by the scaling
+        (out * torch.tensor([[1.0, 2.0, 3.0, 4.0]])).sum().backward()
+        grads[scaled] = aq.scale.grad.item()
+    # LSQ by hand, s = 1: dq/ds = q/s - x/s inside the grid, the clamp bound (3) outside:
+    # 1 * (0 - 0.3) + 2 * (1 - 1.2) + 3 * (3 - 2.6) + 4 * 3 = 12.5
+    assert grads[False] == pytest.approx(12.5)
+    assert grads[True] == (torch.tensor(grads[False]) * (4 * 3) ** -0.5).item()  # 1 / sqrt(numel * qmax)
