@@ -323,6 +323,36 @@ def compute(row: dict, roots: dict[str, Path]) -> float:
         return run_released_brecq(roots["brecq"], w, a, row["seed"], row["iters"])
 
 
+def configuration(row: dict) -> str:
+    if row["impl"] == "released":
+        return f"released ({row['code'].split('@')[0]})"
+    loop = ", released loop: " + " + ".join(row["variant"]) if row["variant"] else ""
+    return f"ours, act_init={row['act_init']}{loop}"
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: per method, bits and configuration, the mean top-1 over seeds and, where the
+    released code ran the same seeds, ours minus released per seed with its 95 % interval."""
+    from mrecg.stats import paired
+
+    groups: dict[tuple, dict[int, float]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["bits"], r["iters"], configuration(r)), {})[r["seed"]] = r["top1"]
+    lines = ["| method | W/A | configuration | top-1 (mean of seeds) | seeds | minus released (95 % interval) |",
+             "|---|---|---|---|---|---|"]
+    for (method, bits, iters, config), by_seed in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3])):
+        mean = sum(by_seed.values()) / len(by_seed)
+        released = next((v for (m, b, i, c), v in groups.items()
+                         if (m, b, i) == (method, bits, iters) and c.startswith("released")), {})
+        common = sorted(set(by_seed) & set(released))
+        diff = ""
+        if not config.startswith("released") and len(common) >= 2:
+            d = paired([by_seed[s] for s in common], [released[s] for s in common])
+            diff = f"{d.mean:+.2f} [{d.lo:+.2f}, {d.hi:+.2f}]"
+        lines.append(f"| {method} | {bits} | {config} | {mean:.2f} | {', '.join(map(str, sorted(by_seed)))} | {diff} |")
+    return "\n".join(lines)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--released", help="folder holding the checkouts QDrop/ and BRECQ/")
@@ -337,11 +367,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", nargs="*", default=[], choices=RELEASED_LOOP,
                    help="released loop choices switched on for our side")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--table", action="store_true", help="print the stored rows of --out as a markdown table and exit")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.table:
+        print(table([json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]))
+        return 0
     try:
         if args.iters <= 0:
             raise XcheckError(f"--iters must be > 0, got {args.iters}")
