@@ -39,6 +39,10 @@ EXPANSION = {"default": (4, 8), "resnet50": (2, 4)}
 # Fields that do not change a run's numbers (where it runs, how often it logs, the preset's name):
 # left out of a record's key, so that the same computation has one key wherever it ran.
 NOT_IN_KEY = ("device", "cache_device", "trace_every", "preset")
+# Fields added after records were stored: at these values they are left out of a record's key, so
+# that every record computed before the field existed keeps its key.
+IN_KEY_WHEN_NOT = {"act_init": "ours"}
+ACT_INITS = ("ours", "qdrop", "mqbench")
 
 SCHEME_HELP = ("merge scheme: official (the authors' released one), modcap:loss / modcap:params (our ModCap "
                "top-k selection, data-dependent / data-free), random:SEED, or block groups like [[0],[1,2],...]")
@@ -79,6 +83,10 @@ class PTQConfig:
     cache_dtype: str = knob("float32", "dtype of the reconstruction caches: float32 or float16")
     cache_device: str = knob("auto", "where the reconstruction caches live: auto (the run's device when they fit), "
                                      "cpu, disk or cuda[:N]")
+    act_init: str = knob("ours", "range setup: ours (L2.4 shrink search per unit on the partly quantized "
+                                 "network), qdrop (released QDrop: up front on the float network, a grid of 100 "
+                                 "clips, per-channel 2-D weight search) or mqbench (released MRECG: EMA of "
+                                 "per-batch MSE ranges)")
     trace_every: int = knob(50, "record the loss every this many iterations")
     preset: str = field(default="custom", compare=False, metadata={"help": "preset name (label only)"})
 
@@ -112,6 +120,8 @@ class PTQConfig:
             allowed = ("auto", "cpu", "disk") if name == "cache_device" else ("cpu",)
             if value not in allowed and not re.fullmatch(r"cuda(:\d+)?", value):
                 raise ConfigError(f"{name} must be {' or '.join(repr(a) for a in allowed)} or cuda[:N], got {value!r}")
+        if self.act_init not in ACT_INITS:
+            raise ConfigError(f"act_init must be one of {', '.join(ACT_INITS)}, got {self.act_init!r}")
         if self.cache_dtype not in ("float32", "float16"):
             raise ConfigError(f"cache_dtype must be 'float32' or 'float16', got {self.cache_dtype!r}")
         if isinstance(self.scheme, str):
@@ -195,8 +205,9 @@ class PTQConfig:
         return d
 
     def key_dict(self) -> dict:
-        """The fields that determine the numbers (see :data:`NOT_IN_KEY`)."""
-        return {k: v for k, v in self.to_dict().items() if k not in NOT_IN_KEY}
+        """The fields that determine the numbers (see :data:`NOT_IN_KEY` and :data:`IN_KEY_WHEN_NOT`)."""
+        return {k: v for k, v in self.to_dict().items()
+                if k not in NOT_IN_KEY and not (k in IN_KEY_WHEN_NOT and v == IN_KEY_WHEN_NOT[k])}
 
 
 def expanded_sizes(preset: str, model: str | None = None) -> dict:

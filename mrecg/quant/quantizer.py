@@ -116,6 +116,20 @@ class FakeQuantSTE(torch.autograd.Function):
         return (grad_x if ctx.needs_input_grad[0] else None), grad_s, None, None
 
 
+class ScaleGrad(torch.autograd.Function):
+    """Identity forward; the gradient times ``factor`` (LSQ's step-gradient scaling, which the
+    released QDrop applies as 1 / sqrt(numel * qmax); under Adam it matters only near eps)."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor, factor: float) -> torch.Tensor:
+        ctx.factor = factor
+        return t.view_as(t)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad * ctx.factor, None
+
+
 def mix(quantized: torch.Tensor, fp: torch.Tensor, keep_prob: float) -> torch.Tensor:
     """QDrop: each element keeps its quantized value with probability ``keep_prob``.
 
@@ -144,6 +158,7 @@ class ActQuantizer(nn.Module):
         self.observe = False
         self.initialized = False
         self.keep_prob = 1.0
+        self.grad_scaled = False  # LSQ's step-gradient factor (the released QDrop's), see ScaleGrad
         self._zero_seen: tuple[weakref.ref, int, float] | None = None  # (tensor, version, value) of ``zero``
 
     def bounds(self) -> tuple[float, float]:
@@ -180,7 +195,10 @@ class ActQuantizer(nn.Module):
             self.initialized, self.observe = True, False
         lo, hi = self.bounds()
         if torch.is_grad_enabled():
-            out = FakeQuantSTE.apply(x, self.scale, lo, hi)
+            scale = self.scale
+            if self.grad_scaled:
+                scale = ScaleGrad.apply(scale, (x.numel() * qrange(self.bits)[1]) ** -0.5)
+            out = FakeQuantSTE.apply(x, scale, lo, hi)
         else:  # inference: the same values in one buffer, nothing kept for a backward
             out = torch.mul(x, self.scale.reciprocal()).round_().clamp_(lo, hi).mul_(self.scale)
         if self.keep_prob < 1.0 and self.training:

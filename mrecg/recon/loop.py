@@ -29,6 +29,11 @@ from ..quant.layers import QuantLayer, freeze
 from ..quant.quantizer import ActQuantizer, mix
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (prediction, target) -> scalar
+# The released QDrop loop's choices where ours differ, each switchable in :func:`reconstruct`:
+# batches drawn with replacement; the activation step's gradient scaled by 1 / sqrt(numel * qmax)
+# (LSQ's factor); the regulariser's schedule read one step later (its counter starts at 1); two
+# Adams (rounding, steps) instead of one with two groups.
+RELEASED_LOOP = ("with_replacement", "step_grad_scale", "regulariser_count", "two_adams")
 
 
 def flush_denormal_enabled() -> bool:
@@ -108,6 +113,7 @@ def reconstruct(
     trace_every: int,
     loss: Loss,
     on_trace: Callable[[int, float], None] | None = None,
+    released: frozenset[str] = frozenset(),
 ) -> Trace:
     """Optimise ``module`` in place; return its loss trace. Rounding is hard (and frozen) afterwards.
 
@@ -117,7 +123,13 @@ def reconstruct(
     where ``on_trace(t, reconstruction_loss)`` is called for each trace point. One Adam holds
     both groups (rounding variables at ``w_lr``; activation steps at ``a_lr`` with cosine decay
     to 0 over ``iters``, as ``CosineAnnealingLR``), in torch's fused implementation.
+
+    ``released`` switches on, one by one, the released QDrop loop's own choices where ours differ
+    (:data:`RELEASED_LOOP`), for the side-by-side check ``benchmarks/released_xcheck.py``.
     """
+    unknown = set(released) - set(RELEASED_LOOP)
+    if unknown:
+        raise ValueError(f"unknown released-loop choices {sorted(unknown)}; choose from {', '.join(RELEASED_LOOP)}")
     layers, acts = quant_parameters(module)
     for p in module.parameters():
         p.requires_grad_(False)
@@ -128,8 +140,14 @@ def reconstruct(
     for p in v_params + a_params:
         p.requires_grad_(True)
     groups = ([dict(params=v_params, lr=w_lr)] if v_params else []) + ([dict(params=a_params, lr=a_lr)] if a_params else [])
-    opt = torch.optim.Adam(groups, fused=True) if groups else None
-    act_group = opt.param_groups[-1] if a_params else None
+    if "two_adams" in released:  # one default (foreach) Adam per group, stepped rounding first
+        opts = [torch.optim.Adam([g]) for g in groups]
+    else:
+        opts = [torch.optim.Adam(groups, fused=True)] if groups else []
+    act_group = opts[-1].param_groups[-1] if a_params else None
+    offset = 1 if "regulariser_count" in released else 0
+    for aq in acts:
+        aq.grad_scaled = "step_grad_scale" in released
     beta = BetaSchedule(iters, warmup)
     for aq in acts:
         aq.keep_prob = keep_prob
@@ -140,11 +158,14 @@ def reconstruct(
     try:
         with flush_denormal():
             for t in range(iters):
-                idx = torch.randperm(n, generator=gen, device=gen.device)[:batch_size]
+                if "with_replacement" in released:
+                    idx = torch.randint(n, (batch_size,), generator=gen, device=gen.device)
+                else:
+                    idx = torch.randperm(n, generator=gen, device=gen.device)[:batch_size]
                 x = x_q[idx].to(device, torch.float32)
                 if keep_prob < 1.0:
                     x = mix(x, x_fp[idx].to(device, torch.float32), keep_prob)
-                penalty = (round_lambda, beta(t)) if beta.active(t) and round_lambda > 0 else None
+                penalty = (round_lambda, beta(t + offset)) if beta.active(t + offset) and round_lambda > 0 else None
                 for layer in layers:
                     layer.wq.penalty = penalty
                 rec = loss(module(x), target[idx].to(device, torch.float32))
@@ -153,16 +174,20 @@ def reconstruct(
                         reg = (round_lambda * sum(layer.wq.regularizer(penalty[1]) for layer in layers)
                                if penalty and layers else torch.zeros((), device=rec.device))
                     points.append((t, rec.detach(), reg))
-                if opt is None:
+                if not opts:
                     continue
-                opt.zero_grad(set_to_none=True)
+                for opt in opts:
+                    opt.zero_grad(set_to_none=True)
                 rec.backward()
                 if act_group is not None:
                     act_group["lr"] = a_lr * (1 + math.cos(math.pi * t / iters)) / 2
-                opt.step()
+                for opt in opts:
+                    opt.step()
     finally:
         for layer in layers:
             layer.wq.penalty = None
+        for aq in acts:
+            aq.grad_scaled = False
     for layer in layers:
         layer.wq.harden()
     freeze(module)

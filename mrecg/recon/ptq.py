@@ -27,6 +27,7 @@ from ..quant.layers import freeze
 from ..quant.quantizer import ActQuantizer
 from .activation_cache import CacheStore, estimate_bytes, placement
 from .loop import cached_loss, flush_denormal, reconstruct
+from .range_setup import setup_ranges
 from .units import QuantChain, Unit, build_chain, partition
 
 
@@ -169,6 +170,8 @@ def quantize(
     store = CacheStore(where, dtype)
     q_in = fp_in = store.put(calib)
     held_q = held_fp = holdout.to(device, torch.float32)
+    if cfg.act_init != "ours":  # the released codes set every range up front; ours, unit by unit below
+        setup_ranges(cfg.act_init, q, calib[: cfg.init_size], calib, device)
     bar = tqdm(total=len(units), desc=f"{cfg.method} W{cfg.w_bits}A{cfg.a_bits}", disable=not progress)
     try:
         with flush_denormal():

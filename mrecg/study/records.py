@@ -172,7 +172,8 @@ def load_results(results_dir: str | Path | None = None, preset: str | None = Non
 
     rows = []
     for r in load_records(results_dir, preset):
-        config = {f.name: r["config"].get(f.name) for f in knobs()}
+        # a record stored before a field existed was computed at that field's default
+        config = {f.name: r["config"].get(f.name, f.default) for f in knobs()}
         row = {"model": r["spec"]["model"], "preset": r["spec"]["preset"], **config,
                **{k: r[k] for k in ("key", "top1", "fp_top1", "seconds", "scheme_source")}}
         row["scheme"] = json.dumps(r["scheme"])

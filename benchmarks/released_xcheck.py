@@ -1,0 +1,405 @@
+"""Side by side: the authors' released BRECQ and QDrop reconstruction against ours, on the same inputs.
+
+    python benchmarks/released_xcheck.py --released DIR [--runs qdrop:2/4 qdrop:2/2 brecq:2/4]
+        [--seeds 0 1 2] [--impl ours released] [--iters 500] [--act-init ours] [--variant NAME ...]
+
+``DIR`` holds the user's own checkouts, ``DIR/QDrop`` (github.com/wimh966/QDrop) and ``DIR/BRECQ``
+(github.com/yhhhli/BRECQ); ``--qdrop PATH`` / ``--brecq PATH`` point at them one by one instead.
+Nothing of theirs is copied here: their modules are imported from the checkout and run on the CPU
+(their few hard-coded ``'cuda'`` placements are redirected to the CPU while they run; ``easydict``,
+which QDrop's solver imports only for its YAML configs, is stood in for when it is not installed).
+
+Both sides quantize the committed mini ResNet-18 (Fashion-MNIST) with the first 1024 of our
+calibration images (``data.calibration_set``, drawn with the run's seed), 500 iterations per unit,
+batch 32, one thread, and are evaluated on the same test set:
+
+* released QDrop: its ``quantize_model``, observers (activations on 256 images of the float
+  network, weights per channel), and ``reconstruction`` unit by unit (stem, blocks, classifier);
+  rounding lr 1e-3 (its Adam default), step lr 4e-5; ``brecq`` through QDrop's code is the same
+  with ``drop_prob = 1`` (not run by default).
+* released BRECQ: its ``QuantModel`` (8-bit first and last layer as its ``main``), weight
+  reconstruction (first layer skipped, as released), activation ranges on 64 images, then step
+  learning (``--iters`` each; lrs 1e-3 and its default 4e-4).
+* ours: ``mrecg.recon.ptq.quantize`` with the same sizes and lrs (1e-3 / 4e-5), ``act_init`` as asked, and
+  ``--variant`` switching on the released loop's choices (:data:`mrecg.recon.loop.RELEASED_LOOP`).
+
+Each run appends one JSON line to ``--out`` (default ``benchmarks/results/released_xcheck.jsonl``);
+rows already there (same impl, code, method, bits, seed, iters, lr, act_init, variant) are skipped,
+so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import json
+import logging
+import platform
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mrecg import data, models  # noqa: E402
+from mrecg.config import PTQConfig  # noqa: E402
+from mrecg.evaluation import evaluate  # noqa: E402
+from mrecg.recon.loop import RELEASED_LOOP  # noqa: E402
+from mrecg.recon.ptq import quantize  # noqa: E402
+from mrecg.study.fingerprint import code_fingerprint  # noqa: E402
+
+MODEL = "resnet18"
+CALIB, HOLDOUT, INIT_QDROP, INIT_BRECQ = 1024, 256, 256, 64
+BATCH, W_LR, A_LR, A_LR_BRECQ = 32, 1e-3, 4e-5, 4e-4
+REPOS = {"qdrop": "wimh966/QDrop", "brecq": "yhhhli/BRECQ"}
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "released_xcheck.jsonl"
+ROW_KEY = ("impl", "code", "method", "bits", "seed", "iters", "lr", "act_init", "variant")
+
+
+class XcheckError(ValueError):
+    """A bad argument or checkout; the message is one line that names the fix."""
+
+
+def checkout(path: Path, repo: str, marker: str) -> Path:
+    """``path`` if it is a checkout of ``repo`` (it holds ``marker``), else a one-line error."""
+    if not path.is_dir():
+        raise XcheckError(f"{path} is not a folder; clone https://github.com/{repo} there or pass its path")
+    if not (path / marker).is_file():
+        raise XcheckError(f"{path} does not look like a checkout of {repo} (no {marker})")
+    return path
+
+
+def checkouts(args: argparse.Namespace, needed: set[str]) -> dict[str, Path]:
+    """The released checkouts the runs need, checked before any work."""
+    paths = {"qdrop": args.qdrop, "brecq": args.brecq}
+    if args.released is not None:
+        root = Path(args.released)
+        if not root.is_dir():
+            raise XcheckError(f"--released {root} is not a folder; it should hold QDrop/ and BRECQ/")
+        paths = {k: paths[k] or root / {"qdrop": "QDrop", "brecq": "BRECQ"}[k] for k in paths}
+    out = {}
+    for impl in sorted(needed):
+        if paths[impl] is None:
+            raise XcheckError(f"released {impl} runs need --released DIR or --{impl} PATH")
+        marker = "qdrop/solver/recon.py" if impl == "qdrop" else "quant/block_recon.py"
+        out[impl] = checkout(Path(paths[impl]), REPOS[impl], marker)
+    return out
+
+
+def commit_of(path: Path) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def parse_run(text: str) -> tuple[str, int, int]:
+    """``qdrop:2/4`` -> ("qdrop", 2, 4)."""
+    try:
+        method, bits = text.split(":")
+        w, a = (int(b) for b in bits.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"run {text!r} must look like qdrop:2/4 or brecq:2/4") from None
+    if method not in REPOS:
+        raise argparse.ArgumentTypeError(f"run {text!r}: method must be qdrop or brecq")
+    if not (2 <= w <= 8 and 2 <= a <= 8):
+        raise argparse.ArgumentTypeError(f"run {text!r}: bits must be in 2..8")
+    return method, w, a
+
+
+def inputs(seed: int) -> tuple[torch.Tensor, data.TensorLoader]:
+    """Our calibration draw for ``seed`` (calibration then hold-out images) and the test loader."""
+    calib = data.calibration_set(data.fashion_mnist("train"), CALIB + HOLDOUT, seed)
+    return calib, data.TensorLoader(data.fashion_mnist("test"), batch_size=500)
+
+
+def machine() -> dict:
+    return {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "platform": platform.platform()}
+
+
+# ----- ours -----------------------------------------------------------------------------------------
+
+def run_ours(method: str, w: int, a: int, seed: int, iters: int, act_init: str, variant: tuple[str, ...]) -> float:
+    """Top-1 of our ``method`` at the benchmark's sizes, with the released loop's ``variant`` choices."""
+    import mrecg.recon.ptq as ptq
+    from mrecg.recon.loop import reconstruct
+
+    cfg = PTQConfig(method=method, w_bits=w, a_bits=a, iters=iters, batch_size=BATCH, calib_size=CALIB,
+                    holdout_size=HOLDOUT, init_size=INIT_QDROP, w_lr=W_LR, a_lr=A_LR, seed=seed, act_init=act_init)
+    calib, loader = inputs(seed)
+    original = ptq.reconstruct
+    ptq.reconstruct = lambda *a_, **k: reconstruct(*a_, **k, released=frozenset(variant))
+    try:
+        q, _ = quantize(models.load(MODEL, "mini"), calib, cfg, progress=False)
+    finally:
+        ptq.reconstruct = original
+    return evaluate(q, loader)
+
+
+# ----- released ---------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def on_cpu() -> Iterator[None]:
+    """Redirect ``Tensor.to('cuda')`` to the CPU while released code runs (BRECQ hard-codes it)."""
+    original = torch.Tensor.to
+
+    def to(self, *args, **kwargs):
+        def cpu(v):
+            return "cpu" if (isinstance(v, str) and v.startswith("cuda")) or (
+                isinstance(v, torch.device) and v.type == "cuda") else v
+        return original(self, *(cpu(v) for v in args), **{k: cpu(v) for k, v in kwargs.items()})
+
+    torch.Tensor.to = to
+    try:
+        yield
+    finally:
+        torch.Tensor.to = original
+
+
+def importable(*folders: Path) -> None:
+    for folder in folders:
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    if "easydict" not in sys.modules:
+        try:
+            import easydict  # noqa: F401
+        except ImportError:  # QDrop's solver imports it for YAML configs only
+            stand_in = types.ModuleType("easydict")
+            stand_in.EasyDict = dict
+            sys.modules["easydict"] = stand_in
+    logging.getLogger("qdrop").setLevel(logging.WARNING)
+
+
+def their_blocks(model: nn.Module, block_class: type) -> nn.Module:
+    """``model`` with each torchvision BasicBlock replaced by the released code's own class
+    (its quantizer recognises only that class), weights copied."""
+    from torchvision.models.resnet import BasicBlock
+
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is BasicBlock:
+                theirs = block_class(child.conv1.in_channels, child.conv1.out_channels, child.stride,
+                                     copy.deepcopy(child.downsample), norm_layer=nn.BatchNorm2d)
+                theirs.load_state_dict(child.state_dict())
+                setattr(parent, name, theirs.eval())
+    return model
+
+
+def run_released_qdrop(root: Path, w: int, a: int, seed: int, iters: int, drop_prob: float) -> float:
+    """Top-1 of the released QDrop pipeline (its ``main`` without the ImageNet loading)."""
+    importable(root, root / "qdrop" / "solver")
+    from fold_bn import search_fold_and_remove_bn
+    from main_imagenet import quantize_model
+    from qdrop.model.resnet import BasicBlock
+    from qdrop.quantization.observer import ObserverBase
+    from qdrop.quantization.quantized_module import QuantizedBlock, QuantizedLayer
+    from qdrop.quantization.state import disable_all, enable_calibration_woquantization, enable_quantization
+    from recon import reconstruction
+
+    ns = types.SimpleNamespace
+    quant = ns(a_qconfig=ns(quantizer="LSQFakeQuantize", observer="MSEObserver", bit=a, symmetric=False, ch_axis=-1),
+               w_qconfig=ns(quantizer="AdaRoundFakeQuantize", observer="MSEObserver", bit=w, symmetric=False,
+                            ch_axis=0))
+    recon = ns(batch_size=BATCH, scale_lr=A_LR, warm_up=0.2, weight=0.01, iters=iters, b_range=[20, 2],
+               keep_gpu=True, round_mode="learned_hard_sigmoid", drop_prob=drop_prob)
+    calib, loader = inputs(seed)
+    cali = calib[:CALIB]
+    model = their_blocks(models.load(MODEL, "mini"), BasicBlock)
+    with on_cpu():
+        search_fold_and_remove_bn(model)
+        model = quantize_model(model, quant).eval()
+        fp_model = copy.deepcopy(model)
+        disable_all(fp_model)
+        for name, module in model.named_modules():
+            if isinstance(module, ObserverBase):
+                module.set_name(name)
+        with torch.no_grad():
+            enable_calibration_woquantization(model, quantizer_type="act_fake_quant")
+            model(cali[:INIT_QDROP])
+            enable_calibration_woquantization(model, quantizer_type="weight_fake_quant")
+            model(cali[:2])
+        enable_quantization(model)
+        torch.manual_seed(seed)
+
+        def recon_model(module: nn.Module, fp_module: nn.Module) -> None:
+            for name, child in module.named_children():
+                if isinstance(child, (QuantizedLayer, QuantizedBlock)):
+                    reconstruction(model, fp_model, child, getattr(fp_module, name), cali, recon)
+                else:
+                    recon_model(child, getattr(fp_module, name))
+
+        recon_model(model, fp_model)
+        enable_quantization(model)
+        return evaluate(model, loader)
+
+
+def run_released_brecq(root: Path, w: int, a: int, seed: int, iters: int) -> float:
+    """Top-1 of the released BRECQ pipeline (its ``main`` with ``--channel_wise --act_quant``)."""
+    importable(root)
+    from models.resnet import BasicBlock
+    from quant import BaseQuantBlock, QuantModel, QuantModule, block_reconstruction, layer_reconstruction
+
+    calib, loader = inputs(seed)
+    cali = calib[:CALIB]
+    model = their_blocks(models.load(MODEL, "mini"), BasicBlock)
+    with on_cpu():
+        qnn = QuantModel(model, weight_quant_params=dict(n_bits=w, channel_wise=True, scale_method="mse"),
+                         act_quant_params=dict(n_bits=a, channel_wise=False, scale_method="mse", leaf_param=True))
+        qnn.eval()
+        qnn.set_first_last_layer_to_8bit()
+        qnn.set_quant_state(True, False)
+        with torch.no_grad():
+            qnn(cali[:INIT_BRECQ])
+        torch.manual_seed(seed)
+
+        def recon_model(module: nn.Module, **kwargs) -> None:
+            for child in module.children():
+                if isinstance(child, (QuantModule, BaseQuantBlock)):
+                    if not child.ignore_reconstruction:
+                        step = layer_reconstruction if isinstance(child, QuantModule) else block_reconstruction
+                        step(qnn, child, **kwargs)
+                else:
+                    recon_model(child, **kwargs)
+
+        recon_model(qnn, cali_data=cali, iters=iters, weight=0.01, asym=True, b_range=(20, 2), warmup=0.2,
+                    act_quant=False, opt_mode="mse")
+        qnn.set_quant_state(True, True)
+        with torch.no_grad():
+            qnn(cali[:INIT_BRECQ])
+        qnn.disable_network_output_quantization()
+        recon_model(qnn, cali_data=cali, iters=iters, act_quant=True, opt_mode="mse", lr=A_LR_BRECQ, p=2.4)
+        qnn.set_quant_state(True, True)
+        return evaluate(qnn, loader)
+
+
+# ----- driver -----------------------------------------------------------------------------------------
+
+def row_key(row: dict) -> tuple:
+    return tuple(json.dumps(row.get(k), sort_keys=True) for k in ROW_KEY)
+
+
+def done_rows(out: Path) -> set[tuple]:
+    if not out.is_file():
+        return set()
+    return {row_key(json.loads(line)) for line in out.read_text().splitlines() if line.strip()}
+
+
+def plan(args: argparse.Namespace, roots: dict[str, Path]) -> list[dict]:
+    """One row skeleton per run asked for (without ``top1``)."""
+    ours_code = "mrecg@" + (commit_of(REPO) or "unknown")
+    rows = []
+    for method, w, a in args.runs:
+        for seed in args.seeds:
+            for impl in args.impl:
+                base = dict(impl=impl, method=method, bits=f"{w}/{a}", seed=seed, iters=args.iters)
+                if impl == "ours":
+                    rows.append(dict(base, code=ours_code, lr={"w": W_LR, "a": A_LR}, act_init=args.act_init,
+                                     variant=sorted(args.variant), fingerprint=code_fingerprint()))
+                else:
+                    lr = {"w": W_LR, "a": A_LR_BRECQ if method == "brecq" else A_LR}
+                    rows.append(dict(base, code=f"{REPOS[method]}@{commit_of(roots[method])}", lr=lr,
+                                     act_init=method, variant=[]))
+    return rows
+
+
+def compute(row: dict, roots: dict[str, Path]) -> float:
+    w, a = (int(b) for b in row["bits"].split("/"))
+    if row["impl"] == "ours":
+        return run_ours(row["method"], w, a, row["seed"], row["iters"], row["act_init"], tuple(row["variant"]))
+    with contextlib.redirect_stdout(io.StringIO()):  # the released codes print per layer
+        if row["method"] == "qdrop":
+            return run_released_qdrop(roots["qdrop"], w, a, row["seed"], row["iters"], drop_prob=0.5)
+        return run_released_brecq(roots["brecq"], w, a, row["seed"], row["iters"])
+
+
+def configuration(row: dict) -> str:
+    if row["impl"] == "released":
+        return f"released ({row['code'].split('@')[0]})"
+    loop = ", released loop: " + " + ".join(row["variant"]) if row["variant"] else ""
+    return f"ours, act_init={row['act_init']}{loop}"
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: per method, bits and configuration, the mean top-1 over seeds and, where the
+    released code ran the same seeds, ours minus released per seed with its 95 % interval."""
+    from mrecg.study.stats import paired
+
+    groups: dict[tuple, dict[int, float]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["bits"], r["iters"], configuration(r)), {})[r["seed"]] = r["top1"]
+    lines = ["| method | W/A | configuration | top-1 (mean of seeds) | seeds | minus released (95 % interval) |",
+             "|---|---|---|---|---|---|"]
+    for (method, bits, iters, config), by_seed in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3])):
+        mean = sum(by_seed.values()) / len(by_seed)
+        released = next((v for (m, b, i, c), v in groups.items()
+                         if (m, b, i) == (method, bits, iters) and c.startswith("released")), {})
+        common = sorted(set(by_seed) & set(released))
+        diff = ""
+        if not config.startswith("released") and len(common) >= 2:
+            d = paired([by_seed[s] for s in common], [released[s] for s in common])
+            diff = f"{d.mean:+.2f} [{d.lo:+.2f}, {d.hi:+.2f}]"
+        lines.append(f"| {method} | {bits} | {config} | {mean:.2f} | {', '.join(map(str, sorted(by_seed)))} | {diff} |")
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--released", help="folder holding the checkouts QDrop/ and BRECQ/")
+    p.add_argument("--qdrop", help="checkout of wimh966/QDrop (overrides --released)")
+    p.add_argument("--brecq", help="checkout of yhhhli/BRECQ (overrides --released)")
+    p.add_argument("--runs", nargs="+", type=parse_run, default=[parse_run(r) for r in ("qdrop:2/4", "qdrop:2/2",
+                                                                                         "brecq:2/4")])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--impl", nargs="+", choices=("ours", "released"), default=["ours", "released"])
+    p.add_argument("--iters", type=int, default=500)
+    p.add_argument("--act-init", default="ours", choices=("ours", "qdrop", "mqbench"), help="our side's range setup")
+    p.add_argument("--variant", nargs="*", default=[], choices=RELEASED_LOOP,
+                   help="released loop choices switched on for our side")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--table", action="store_true", help="print the stored rows of --out as a markdown table and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.table:
+        print(table([json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]))
+        return 0
+    try:
+        if args.iters <= 0:
+            raise XcheckError(f"--iters must be > 0, got {args.iters}")
+        roots = checkouts(args, {m for m, _, _ in args.runs} if "released" in args.impl else set())
+    except XcheckError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = done_rows(args.out)
+    for row in plan(args, roots):
+        label = f"{row['impl']:8} {row['method']} W{row['bits']} seed {row['seed']} act_init={row['act_init']}" + (
+            f" variant={'+'.join(row['variant'])}" if row["variant"] else "")
+        if row_key(row) in done:
+            print(f"{label}: stored")
+            continue
+        start = time.perf_counter()
+        top1 = compute(row, roots)
+        row.update(top1=round(top1, 2), seconds=round(time.perf_counter() - start, 1), machine=machine())
+        with args.out.open("a") as f:
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+        print(f"{label}: top1 {top1:.2f} ({row['seconds']:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

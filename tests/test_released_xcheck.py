@@ -1,0 +1,67 @@
+"""benchmarks/released_xcheck.py without the released code: its argument errors, and our side at a
+tiny size writing a well-formed, resumable row."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "released_xcheck.py"
+
+
+@pytest.fixture(scope="module")
+def xcheck():
+    spec = importlib.util.spec_from_file_location("released_xcheck", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def error_of(xcheck, capsys, argv: list[str]) -> str:
+    assert xcheck.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    return err
+
+
+def test_missing_released_folder_is_one_line(xcheck, capsys, tmp_path):
+    err = error_of(xcheck, capsys, ["--released", str(tmp_path / "nowhere")])
+    assert "is not a folder; it should hold QDrop/ and BRECQ/" in err
+
+
+def test_folder_without_checkouts_names_the_repository(xcheck, capsys, tmp_path):
+    (tmp_path / "QDrop").mkdir()
+    err = error_of(xcheck, capsys, ["--released", str(tmp_path), "--runs", "qdrop:2/2"])
+    assert "does not look like a checkout of wimh966/QDrop (no qdrop/solver/recon.py)" in err
+    err = error_of(xcheck, capsys, ["--released", str(tmp_path), "--runs", "brecq:2/4"])
+    assert "BRECQ is not a folder; clone https://github.com/yhhhli/BRECQ there" in err
+
+
+def test_released_runs_need_a_checkout(xcheck, capsys):
+    err = error_of(xcheck, capsys, ["--runs", "qdrop:2/4"])
+    assert "released qdrop runs need --released DIR or --qdrop PATH" in err
+
+
+def test_bad_run_and_iterations(xcheck, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        xcheck.main(["--runs", "qdrop:2-4"])
+    assert exit_.value.code == 2 and "must look like qdrop:2/4" in capsys.readouterr().err
+    err = error_of(xcheck, capsys, ["--impl", "ours", "--iters", "0"])
+    assert "--iters must be > 0, got 0" in err
+
+
+def test_ours_writes_a_row_and_resumes(xcheck, capsys, tmp_path):
+    out = tmp_path / "rows.jsonl"
+    argv = ["--impl", "ours", "--runs", "qdrop:2/4", "--seeds", "0", "--iters", "2",
+            "--variant", "with_replacement", "--out", str(out)]
+    assert xcheck.main(argv) == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {k: row[k] for k in ("impl", "method", "bits", "seed", "iters", "lr", "act_init", "variant")} == {
+        "impl": "ours", "method": "qdrop", "bits": "2/4", "seed": 0, "iters": 2, "lr": {"w": 1e-3, "a": 4e-5},
+        "act_init": "ours", "variant": ["with_replacement"]}
+    assert row["code"].startswith("mrecg@") and 10 < row["top1"] <= 100
+    assert row["machine"]["threads"] == 1
+    capsys.readouterr()
+    assert xcheck.main(argv) == 0  # the stored row is not computed again
+    assert "stored" in capsys.readouterr().out and len(out.read_text().splitlines()) == 1
