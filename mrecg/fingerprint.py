@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).parent
 # The modules whose code determines a record's numbers (presentation, CLI, drivers and this
 # bookkeeping are left out; ``storage`` and ``paths`` only write and locate files).
 SOURCES = ("adaround", "blocks", "cache", "config", "data", "depthwise", "evaluation", "experiments", "layers",
-           "methods", "modcap", "models", "ptq", "quantizer", "reconstruct", "schemes", "selection", "toy", "units")
+           "methods", "modcap", "models", "ptq", "quantizer", "reconstruct", "schemes", "selection", "study/toy", "units")
 NOT_NUMERICAL = ("__init__", "fingerprint", "paths", "storage")  # imported by sources, numbers unaffected
 RESOURCES = ("resources/paper/official_schemes.yaml", "resources/brecq/*.json", "resources/dli14/*.json")
 

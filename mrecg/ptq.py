@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .adaround import WeightQuantizer
 from .cache import CacheStore, estimate_bytes, placement
 from .config import ConfigError, PTQConfig
+from .layers import QuantLayer
 from .quantizer import ActQuantizer
 from .reconstruct import cached_loss, flush_denormal, reconstruct, recon_loss
 from .units import QuantChain, Unit, build_chain, model_family, partition
@@ -125,6 +128,7 @@ def quantize(
     cfg: PTQConfig,
     holdout: torch.Tensor | None = None,
     progress: bool = True,
+    block_w_bits: Sequence[int] | None = None,
 ) -> tuple[QuantChain, PTQReport]:
     """Fake-quantize ``model`` with calibration images ``calib`` (N x C x H x W, N >= calib_size).
 
@@ -133,6 +137,8 @@ def quantize(
     ``holdout`` is the batch on which per-element output errors are measured; when omitted, the
     images of ``calib`` beyond ``calib_size`` are used, or, if there are none, its first
     ``holdout_size`` images (marked ``in-sample`` in the report).
+    ``block_w_bits`` gives each block its own weight bit-width (the toy of notebook 00 varies
+    capacity this way); None: ``cfg.w_bits`` everywhere.
     Returns the quantized model (eval mode, hard rounding) and a :class:`PTQReport`.
     """
     start = time.perf_counter()
@@ -154,7 +160,10 @@ def quantize(
     method = cfg.recipe
 
     fp = build_chain(model, pooled_head=method.joint_edges).to(device)
-    q = build_chain(model, cfg.w_bits, cfg.a_bits, pooled_head=method.joint_edges).to(device)
+    q = build_chain(model, cfg.w_bits, cfg.a_bits, pooled_head=method.joint_edges)
+    if block_w_bits is not None:
+        set_block_weight_bits(q, block_w_bits)
+    q = q.to(device)
     units = partition(q, method.granularity, cfg.selection(), joint_edges=method.joint_edges)
     report.scheme = [list(u.blocks) for u in units if u.blocks and u.layer is None] if method.granularity == "block" else []
 
@@ -216,6 +225,16 @@ def quantize(
     q.eval()
     report.seconds = time.perf_counter() - start
     return q, report
+
+
+def set_block_weight_bits(q: QuantChain, bits: Sequence[int]) -> None:
+    """Re-quantize every weight of block ``b`` at ``bits[b]`` (ranges searched afresh)."""
+    if len(bits) != len(q.block_elements):
+        raise ValueError(f"{len(bits)} bit-widths for a chain of {len(q.block_elements)} blocks")
+    for element, b in zip(q.block_elements, bits):
+        for layer in q.elements[element].modules():
+            if isinstance(layer, QuantLayer) and layer.wq is not None:
+                layer.wq = WeightQuantizer(layer.weight, b)
 
 
 @torch.no_grad()

@@ -188,10 +188,11 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
             f"within the {stop_after:g} minutes")
     computed_keys = {s.key() for s in todo} - {s.key() for s in left}
     if not models and not left:  # the toy has no model: a split computation leaves it to the unsplit one
-        toy_path = toy.record_path(study, results, study.seeds_or((0,))[0])
-        toy_before = toy_path.read_bytes() if toy_path.is_file() else None
-        toy.experiment(study, results, force, recompute_stale)
-        computed_keys |= {"toy"} if toy_path.read_bytes() != toy_before else set()
+        chosen = toy.settings(study)
+        before = {p: p.read_bytes() for p in toy.record_paths(study, results, chosen) if p.is_file()}
+        toy.records(study, results, chosen, force, recompute_stale)
+        changed = any(before.get(p) != p.read_bytes() for p in toy.record_paths(study, results, chosen))
+        computed_keys |= {"toy"} if changed else set()
 
     done = []
     for nb in figure_notebooks() if notebooks else []:
