@@ -87,10 +87,10 @@ def findings(preset: str = "mini") -> str:
     lines += [f"- Budget: {line}" for line in budget.verdict_lines(gains, preset, floor.points)]
     chosen = toy.settings(study)
     if toy.is_stored(study, results, chosen):
-        from mrecg.study import toy as toy_study
+        from mrecg.study import oscillation
 
-        toy_claims = toy_study.claims(toy.records(study, results, chosen))
-        lines += [f"- Toy (00): {line}" for line in toy_study.plainly(toy_claims)]
+        toy_claims = oscillation.claims(toy.records(study, results, chosen))
+        lines += [f"- Toy (00): {line}" for line in oscillation.plainly(toy_claims)]
     return "\n".join(lines)
 
 

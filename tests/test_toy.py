@@ -13,7 +13,7 @@ from mrecg.figures import Study
 from mrecg.figures import toy as toy_figure
 from mrecg.layers import QuantLayer
 from mrecg.ptq import quantize
-from mrecg.study import toy
+from mrecg.study import oscillation, toy
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -35,7 +35,7 @@ def test_the_toy_meets_the_premises_and_varies_capacity_by_bits_alone():
         assert all(cap.comparable)
         assert [b / a for a, b in zip(cap.values, cap.values[1:])] == pytest.approx(
             [(bits + contrast) / bits, bits / (bits + contrast), (bits + contrast) / bits])
-        assert toy.capacity_contrast(cap.values, cap.comparable) == pytest.approx(
+        assert oscillation.capacity_contrast(cap.values, cap.comparable) == pytest.approx(
             torch.log2(torch.tensor((bits + contrast) / bits)).item())
     assert toy.Setting(2, 3).block_bits() == [3, 5, 3, 5]
     for bad in (dict(contrast=7, bits=2), dict(contrast=-1), dict(contrast=0, bits=1), dict(contrast=1, k=4)):
@@ -57,15 +57,86 @@ def test_per_block_bits_reach_the_weight_quantizers():
 
 
 def test_the_measures():
-    assert toy.excess_variation([1, 2, 3, 5]) == 0  # monotone: no oscillation however steep
-    assert toy.excess_variation([0, 2, 1, 3]) == pytest.approx(2)  # one fall of 1 on a rising curve
-    assert toy.oscillation_share([0, 2, 1, 3]) == pytest.approx(0.4)  # 2 of a total variation of 5
-    assert toy.oscillation_share([4, 4, 4]) == 0
-    assert toy.unit_ends([[0, 1], [2], [3, 4]]) == [1, 2, 4]
-    assert toy.capacity_contrast([1, 2, 1, 4], [True, False, True]) == pytest.approx(1.5)
+    assert oscillation.excess_variation([1, 2, 3, 5]) == 0  # monotone: no oscillation however steep
+    assert oscillation.excess_variation([0, 2, 1, 3]) == pytest.approx(2)  # one fall of 1 on a rising curve
+    assert oscillation.oscillation_share([0, 2, 1, 3]) == pytest.approx(0.4)  # 2 of a total variation of 5
+    assert oscillation.oscillation_share([4, 4, 4]) == 0
+    assert oscillation.unit_ends([[0, 1], [2], [3, 4]]) == [1, 2, 4]
+    assert oscillation.capacity_contrast([1, 2, 1, 4], [True, False, True]) == pytest.approx(1.5)
     record = {"errors": [{"block": None, "error": 1, "fp_energy": 1}]
               + [{"block": i, "error": e, "fp_energy": 2} for i, e in enumerate((1, 3, 2, 4))]
               + [{"block": None, "error": 1, "fp_energy": 4}], "modcap": [2, 1, 2, 1]}
-    assert toy.block_values(record["errors"]) == [0.5, 1.5, 1.0, 2.0]
-    assert toy.output_error(record["errors"]) == 0.25
-    assert toy.step_means(record) == {"rise": -0.5, "drop": 1.0, "agree": 1.0}  # every step as the theorem says
+    assert oscillation.block_values(record["errors"]) == [0.5, 1.5, 1.0, 2.0]
+    assert oscillation.output_error(record["errors"]) == 0.25
+    assert oscillation.step_means(record) == {"rise": -0.5, "drop": 1.0, "agree": 1.0}  # every step as the theorem says
+
+
+def test_the_control_redraws_from_the_cache(no_compute):
+    control = toy_figure.ToyControl(Study("mini"), RESULTS)  # contrast 2, bits 2, k 2: in the committed sweep
+    first = control.image.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Setting(contrast=2, bits=2, k=2)" in control.verdicts.value
+    control.contrast.value = 1
+    assert control.image.value[:8] == b"\x89PNG\r\n\x1a\n" and control.image.value != first
+    assert "Setting(contrast=1, bits=2, k=2)" in control.verdicts.value
+    assert "(c) merging lowers the output error" in control.verdicts.value
+    control.bits.value = 8  # 8 + 1 bits: refused in words, nothing computed
+    assert "at most 8" in control.verdicts.value
+
+
+def test_the_control_computes_a_new_setting_once(tmp_path, monkeypatch):
+    study = Study("smoke")
+    control = toy_figure.ToyControl(study, tmp_path, contrast=1, bits=3, k=1)
+    stored = sorted((tmp_path / "smoke" / "toy").glob("*.json"))
+    assert len(stored) == 2 * len(toy.PRESETS["smoke"].seeds)  # block by block and merged, at every seed
+    assert "Setting(contrast=1, bits=3, k=1)" in control.verdicts.value
+    monkeypatch.setattr(toy, "run", lambda *a, **k: pytest.fail("a stored setting was computed again"))
+    got = toy_figure.records(study, tmp_path, [toy.Setting(1, 3, 0), toy.Setting(1, 3, 1)])
+    assert {r["scheme"] == [[0, 1], [2], [3]] for r in got} == {True, False}
+    assert all(r["block_bits"] == [3, 4, 3, 4] for r in got)
+
+
+def test_the_committed_sweep_decides_the_claims(no_compute):
+    study = Study("mini")
+    records = toy_figure.records(study, RESULTS, toy_figure.settings(study))
+    assert len(records) == 6 * 5 and {r["seed"] for r in records} == {0, 1, 2, 3, 4}
+    assert max(max(oscillation.block_values(r["errors"])) for r in records if r["setting"]["k"] == 0) < 0.4
+    table = oscillation.claims(records)
+    assert set(table.seeds) == {5}
+    verdicts = {(r.claim[:3] + r.claim[4:30], r.contrast, r.k): r.verdict for r in table.itertuples()}
+    assert verdicts == {
+        ("(a)the block-by-block error", 0, 0): "undecided",  # (d): no oscillation without contrast
+        ("(a)the block-by-block error", 1, 0): "supported",
+        ("(a)the block-by-block error", 2, 0): "supported",
+        ("(a)it oscillates more than a", 1, 0): "supported",
+        ("(a)it oscillates more than a", 2, 0): "undecided",  # it does not keep growing from 1 to 2
+        ("(b)the error falls where Mod", 1, 0): "undecided",  # a capacity rise does not lower the error
+        ("(b)the error falls where Mod", 2, 0): "undecided",
+        ("(b)the error rises where Mod", 1, 0): "supported",
+        ("(b)the error rises where Mod", 2, 0): "supported",
+        ("(c)merging lowers the oscill", 0, 2): "undecided",  # at every block end
+        ("(c)merging lowers the oscill", 1, 2): "supported",
+        ("(c)merging lowers the oscill", 2, 2): "supported",
+        ("(c)merging lowers the output", 0, 2): "contradicted",  # merging raises the output error
+        ("(c)merging lowers the output", 1, 2): "contradicted",
+        ("(c)merging lowers the output", 2, 2): "contradicted",
+    }
+    output = table[(table.claim == "(c) merging lowers the output error") & (table.contrast == 2)].iloc[0]
+    assert (output["mean"], output.lo, output.hi) == pytest.approx((-0.020234, -0.032059, -0.008409), abs=1e-6)
+    lines = oscillation.plainly(table)
+    assert "(c) merging lowers the output error: yes nowhere; no, the opposite holds, at contrast 0 (k = 2), " \
+           "contrast 1 (k = 2), contrast 2 (k = 2)." in lines
+
+
+def test_the_real_networks_on_the_toys_measures():
+    real = toy_figure.real_frame(RESULTS, "mini")
+    assert sorted(set(real.model)) == ["mobilenetv2_x0.5", "resnet18"] and set(real.label) == {"BRECQ", "MRECG"}
+    table = toy_figure.real_claims(real).set_index(["model", "claim"]).verdict
+    assert table.to_dict() == {
+        ("mobilenetv2_x0.5", "MRECG lowers the oscillation at every block end"): "contradicted",
+        ("mobilenetv2_x0.5", "MRECG lowers the oscillation at its unit ends"): "undecided",
+        ("mobilenetv2_x0.5", "MRECG lowers the output error"): "supported",
+        ("resnet18", "MRECG lowers the oscillation at every block end"): "undecided",
+        ("resnet18", "MRECG lowers the oscillation at its unit ends"): "undecided",
+        ("resnet18", "MRECG lowers the output error"): "undecided",
+    }

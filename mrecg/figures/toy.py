@@ -24,7 +24,7 @@ from ..experiments import check_writable, code_fingerprint, is_stale, load_recor
 from ..modcap import data_free
 from ..output import save_figure
 from ..storage import save_json
-from ..study import toy
+from ..study import oscillation, toy
 from ..study.toy import Setting
 from . import Study
 
@@ -100,12 +100,12 @@ def real_frame(results_dir: str | os.PathLike, preset: str) -> pd.DataFrame:
     both runs), and the output error."""
     rows = []
     for (model, seed), runs in sorted(_real_pairs(results_dir, preset).items()):
-        ends = toy.unit_ends(runs["MRECG"]["scheme"])
+        ends = oscillation.unit_ends(runs["MRECG"]["scheme"])
         for label, r in runs.items():
-            curve = toy.block_values(r["errors"])
-            rows.append({"model": model, "seed": seed, "label": label, "excess": toy.excess_variation(curve),
-                         "excess at unit ends": toy.excess_variation([curve[b] for b in ends]),
-                         "share": toy.oscillation_share(curve), "output": toy.output_error(r["errors"]),
+            curve = oscillation.block_values(r["errors"])
+            rows.append({"model": model, "seed": seed, "label": label, "excess": oscillation.excess_variation(curve),
+                         "excess at unit ends": oscillation.excess_variation([curve[b] for b in ends]),
+                         "share": oscillation.oscillation_share(curve), "output": oscillation.output_error(r["errors"]),
                          "top1": r["top1"]})
     return pd.DataFrame(rows)
 
@@ -129,10 +129,10 @@ def contrast_axis(study: Study, results_dir: str | os.PathLike, toy_records: Seq
     adjacent comparable blocks, weights at W2) against oscillation share of the block curve (mean
     over seeds): the toy block by block per contrast, the real networks, and the paper's Fig. 6."""
     rows = []
-    f = toy.frame(toy_records)
+    f = oscillation.frame(toy_records)
     for (c, bits), g in f[f.k == 0].groupby(["contrast", "bits"]):
         rows.append({"what": f"toy, contrast {c}", "kind": "toy", "capacity contrast": math.log2((bits + c) / bits),
-                     "oscillation share": float(np.mean([toy.oscillation_share(v) for v in g.curve]))})
+                     "oscillation share": float(np.mean([oscillation.oscillation_share(v) for v in g.curve]))})
     real = real_frame(results_dir, study.preset)
     for model in REAL["models"]:
         cap = data_free(models.build(model, "mini"), REAL["w_bits"])
@@ -140,13 +140,13 @@ def contrast_axis(study: Study, results_dir: str | os.PathLike, toy_records: Seq
             g = real[(real.model == model) & (real.label == label)]
             if len(g):
                 rows.append({"what": f"{model} {label} (ours)", "kind": label,
-                             "capacity contrast": toy.capacity_contrast(cap.values, cap.comparable),
+                             "capacity contrast": oscillation.capacity_contrast(cap.values, cap.comparable),
                              "oscillation share": float(g.share.mean())})
     cap = data_free(models.build(PAPER_MODEL, "paper"), REAL["w_bits"])
     for key, label in (("brecq", "BRECQ"), ("mrecg_loss", "MRECG")):
         rows.append({"what": f"paper's Fig. 6 {label}", "kind": f"paper {label}",
-                     "capacity contrast": toy.capacity_contrast(cap.values, cap.comparable),
-                     "oscillation share": toy.oscillation_share(paper.fig6_curves()[key])})
+                     "capacity contrast": oscillation.capacity_contrast(cap.values, cap.comparable),
+                     "oscillation share": oscillation.oscillation_share(paper.fig6_curves()[key])})
     return pd.DataFrame(rows)
 
 
@@ -164,7 +164,7 @@ def plot(toy_records: Sequence[dict], axis: pd.DataFrame, stem: str | os.PathLik
     and the toy, the real networks and the paper on the contrast axis."""
     import matplotlib.pyplot as plt
 
-    norm, raw = toy.frame(toy_records), toy.frame(toy_records, "error")
+    norm, raw = oscillation.frame(toy_records), oscillation.frame(toy_records, "error")
     seq, merged = norm[norm.k == 0], norm[norm.k > 0]
     fig, ax = plt.subplots(2, 3, figsize=(17, 9))
     for c, g in seq.groupby("contrast"):
@@ -175,7 +175,7 @@ def plot(toy_records: Sequence[dict], axis: pd.DataFrame, stem: str | os.PathLik
     for label, g in (("block by block", seq[seq.contrast == top]), ("top-k pairs merged", merged[merged.contrast == top])):
         if len(g):
             line, = ax[0][1].plot(np.mean(list(g.curve), axis=0), "o-", label=label)
-            ends = toy.unit_ends(g.scheme.iloc[0]) if label != "block by block" else []
+            ends = oscillation.unit_ends(g.scheme.iloc[0]) if label != "block by block" else []
             ax[0][1].plot(ends, np.mean(list(g.curve), axis=0)[ends], "s", ms=11, mfc="none", color=line.get_color())
     bits = sorted(set(seq.bits))[0]
     ax[0][1].set_title(f"contrast {top}: W{bits} blocks 0, 2, ..., W{bits + top} blocks 1, 3, ... (squares: unit ends)")
@@ -220,7 +220,7 @@ def _setting_png(toy_records: Sequence[dict]) -> bytes:
     """One setting drawn for the control: each seed's normalised block curve, block by block and merged."""
     import matplotlib.pyplot as plt
 
-    f = toy.frame(toy_records)
+    f = oscillation.frame(toy_records)
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for label, g, color in (("block by block", f[f.k == 0], "tab:blue"), ("top-k pairs merged", f[f.k > 0], "tab:orange")):
         for curve in g.curve:
@@ -268,7 +268,7 @@ class ToyControl:
         self.verdicts.value = "computing..." if not is_stored(self.study, self.results_dir, [chosen]) else ""
         got = records(self.study, self.results_dir, list(dict.fromkeys([chosen.sequential(), chosen])))
         self.image.value = _setting_png(got)
-        lines = toy.verdict_lines(toy.claims(got))
+        lines = oscillation.verdict_lines(oscillation.claims(got))
         self.verdicts.value = f"<b>{chosen}</b><br>" + "<br>".join(lines)
 
     def _ipython_display_(self) -> None:
