@@ -150,6 +150,17 @@ for line in oscillation.plainly(claims):
     print(line)
 
 # %% [markdown]
+# **Reading the verdicts.** The lines above are computed from the records, and a test (`tests/test_toy.py`)
+# asserts them, so this paragraph cannot drift from them unnoticed. Three things to keep in mind. First, the
+# oscillation here is an error that climbs steeply at every capacity drop and stays about flat at the rises: the
+# (b) lines say whether a rise *lowers* the error, which is what the theorem needs for a true rise-and-fall. Second,
+# "merging lowers the oscillation at every block end" can hold while merging makes every block worse: inside a
+# merged unit only the unit's output is reconstructed, so the curve loses its dips by climbing, not by falling; the
+# output-error lines are the ones that say whether merging helps. Third, raising the contrast also raises the
+# network's total bits, so compare the two partitions at one contrast, not one contrast with another. Merged units
+# get the same iterations per unit as single blocks, as in the paper; the toy does not test a larger budget.
+
+# %% [markdown]
 # ## From toy to real
 #
 # The same measures on the committed mini records of MobileNetV2 x0.5 and ResNet-18, BRECQ against released MRECG
@@ -178,10 +189,12 @@ display(axis)
 #
 # A setting already computed is read from the cache at once; a new one computes 10 runs (two partitions, five seeds)
 # and stores them. The executed copy of this notebook shows the static sweep above; the control needs a live kernel.
-# The seconds each setting of the sweep took, from its records:
+# The reconstruction seconds each setting of the sweep took, from its records, on the machine named below (the
+# wall clock of a shared machine: its load is not recorded):
 
 # %%
 timing = pd.DataFrame([{**r["setting"], "seed": r["seed"], "seconds": r["seconds"]} for r in records])
 display(timing.groupby(["contrast", "bits", "k"]).seconds.sum().rename("seconds, all seeds").to_frame())
+print("computed on:", records[0]["machine"]["cpu"], f"{records[0]['machine']['threads']} thread(s)")
 control = toy_figure.ToyControl(study, results_dir)
 control

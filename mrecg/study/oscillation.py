@@ -142,7 +142,8 @@ def plainly(table: pd.DataFrame) -> list[str]:
         return f"contrast {r.contrast}" + (f" (k = {r.k})" if r.k else "")
 
     out = []
-    for claim, g in table.groupby("claim", sort=False):
+    for claim in sorted(dict.fromkeys(table.claim), key=lambda c: c[:3]):  # (a), (b), (c); first seen first within
+        g = table[table.claim == claim]
         yes = [where(r) for r in g.itertuples() if r.verdict == "supported"]
         opposite = [where(r) for r in g.itertuples() if r.verdict == "contradicted"]
         open_ = [where(r) for r in g.itertuples() if r.verdict == "undecided"]
