@@ -137,10 +137,11 @@ def compute_grid(the_plan: Plan, study: Study, force: bool, recompute_stale: boo
                           group=lambda s: cell[s.key()]) if todo else []
     computed = {s.key() for s in todo} - {s.key() for s in left}
     if with_toy and not left:
-        toy_path = toy.record_path(study, the_plan.results, study.seeds_or((0,))[0])
-        before = toy_path.read_bytes() if toy_path.is_file() else None
-        toy.experiment(study, the_plan.results, force, recompute_stale)
-        computed |= {"toy"} if toy_path.read_bytes() != before else set()
+        chosen = toy.settings(study)
+        before = {p: p.read_bytes() for p in toy.record_paths(study, the_plan.results, chosen) if p.is_file()}
+        toy.records(study, the_plan.results, chosen, force, recompute_stale)
+        changed = any(before.get(p) != p.read_bytes() for p in toy.record_paths(study, the_plan.results, chosen))
+        computed |= {"toy"} if changed else set()
     return computed, todo, left
 
 

@@ -85,11 +85,12 @@ def findings(preset: str = "mini") -> str:
     lines += [f"- Fig. 6: {line}" for line in fig6.verdict_lines(records(fig6), fig6.unit_floor(results, preset))]
     gains = budget.gains(budget.frame(records(budget)))
     lines += [f"- Budget: {line}" for line in budget.verdict_lines(gains, preset, floor.points)]
-    toy_record = toy.experiment(study, results) if toy.record_path(study, results, 0).is_file() else None
-    if toy_record:
-        m = toy.measures(toy.errors(toy_record)).set_index("run").total_variation
-        lines.append(f"- Toy (00): total variation {m['block by block']:.1f} block by block, "
-                     f"{m['capacity drops merged']:.1f} with the capacity-drop pairs merged.")
+    chosen = toy.settings(study)
+    if toy.is_stored(study, results, chosen):
+        from mrecg.study import oscillation
+
+        toy_claims = oscillation.claims(toy.records(study, results, chosen))
+        lines += [f"- Toy (00): {line}" for line in oscillation.plainly(toy_claims)]
     return "\n".join(lines)
 
 

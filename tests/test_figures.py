@@ -5,11 +5,10 @@ import math
 
 import pandas as pd
 import pytest
-import torch
 
 from mrecg.config import PRESETS
 from mrecg.figures import FIGURES, all_specs, budget, fig4, fig5, fig6, table1, table2
-from mrecg.study import paper, stats, toy
+from mrecg.study import paper, stats
 from mrecg.study.oscillation import oscillation
 from mrecg.study.records import record_path
 from mrecg.study.runner import estimated_cost, missing, run_specs
@@ -208,18 +207,6 @@ def test_fig6_unit_floor_is_the_largest_relative_range_of_one_configuration(tmp_
     # key a: total variations 4, 6, 5 -> range 2 over mean 5; key b agrees; key c has one curve
     assert fig6.unit_floor(tmp_path, "mini") == pytest.approx(0.4)
     assert fig6.unit_floor(tmp_path, "smoke") == 0.0
-
-
-def test_toy_capacity_drops_and_by_hand_modcap():
-    model = toy.toy_model()
-    by_hand = [float(sum(m.weight.numel() * 4 * m.stride[0] ** 2 for m in b.modules() if isinstance(m, torch.nn.Conv2d)))
-               for b in model.features[1:-1]]
-    from mrecg.merging.modcap import data_free
-
-    assert data_free(model, 4).values == by_hand
-    assert toy.capacity_drops([10, 40, 10, 10, 30, 5]) == [1, 4]
-    with pytest.raises(ValueError, match="widths"):
-        toy.toy_model(widths=())
 
 
 def test_mini_preset_scales_both_learning_rates_with_its_short_budget():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -23,7 +24,8 @@ from tqdm.auto import tqdm
 from .. import models
 from ..config import ConfigError, PTQConfig
 from ..methods import recon_loss
-from ..quant.layers import freeze
+from ..quant.adaround import WeightQuantizer
+from ..quant.layers import QuantLayer, freeze
 from ..quant.quantizer import ActQuantizer
 from .activation_cache import CacheStore, estimate_bytes, placement
 from .loop import cached_loss, flush_denormal, reconstruct
@@ -129,6 +131,7 @@ def quantize(
     cfg: PTQConfig,
     holdout: torch.Tensor | None = None,
     progress: bool = True,
+    block_w_bits: Sequence[int] | None = None,
 ) -> tuple[QuantChain, PTQReport]:
     """Fake-quantize ``model`` with calibration images ``calib`` (N x C x H x W, N >= calib_size).
 
@@ -137,6 +140,8 @@ def quantize(
     ``holdout`` is the batch on which per-element output errors are measured; when omitted, the
     images of ``calib`` beyond ``calib_size`` are used, or, if there are none, its first
     ``holdout_size`` images (marked ``in-sample`` in the report).
+    ``block_w_bits`` gives each block its own weight bit-width (the toy of notebook 00 varies
+    capacity this way); None: ``cfg.w_bits`` everywhere.
     Returns the quantized model (eval mode, hard rounding) and a :class:`PTQReport`.
     """
     start = time.perf_counter()
@@ -158,7 +163,10 @@ def quantize(
     method = cfg.recipe
 
     fp = build_chain(model, pooled_head=method.joint_edges).to(device)
-    q = build_chain(model, cfg.w_bits, cfg.a_bits, pooled_head=method.joint_edges).to(device)
+    q = build_chain(model, cfg.w_bits, cfg.a_bits, pooled_head=method.joint_edges)
+    if block_w_bits is not None:
+        set_block_weight_bits(q, block_w_bits)
+    q = q.to(device)
     units = partition(q, method.granularity, cfg.selection(), joint_edges=method.joint_edges)
     report.scheme = [list(u.blocks) for u in units if u.blocks and u.layer is None] if method.granularity == "block" else []
 
@@ -223,6 +231,16 @@ def quantize(
     freeze(q)  # final weights quantized once, not per evaluated batch (bit-identical; 1-2 % of a mini evaluation)
     report.seconds = time.perf_counter() - start
     return q, report
+
+
+def set_block_weight_bits(q: QuantChain, bits: Sequence[int]) -> None:
+    """Re-quantize every weight of block ``b`` at ``bits[b]`` (ranges searched afresh)."""
+    if len(bits) != len(q.block_elements):
+        raise ValueError(f"{len(bits)} bit-widths for a chain of {len(q.block_elements)} blocks")
+    for element, b in zip(q.block_elements, bits):
+        for layer in q.elements[element].modules():
+            if isinstance(layer, QuantLayer) and layer.wq is not None:
+                layer.wq = WeightQuantizer(layer.weight, b)
 
 
 @torch.no_grad()

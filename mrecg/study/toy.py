@@ -1,23 +1,24 @@
-"""The oscillation argument in miniature, for notebook 00.
+"""The oscillation theorem on a toy that meets its premises: modules that differ in capacity only.
 
-A toy chain of topologically homogeneous inverted-residual blocks (stride 1, expansion 6, on 8 x 8
-maps) whose
-only difference is capacity: 32 ("wide") or 8 ("narrow") output channels. Since every block
-changes width, none has a residual path, so no error is carried around a block: what a block
-cannot fix stays in its output. The paper's argument is
-that a block with much less capacity than the one before it cannot absorb the error it inherits,
-so its reconstruction loss jumps; reconstructing such a capacity-drop pair jointly lets the
-larger block compensate in advance. The toy makes that visible in seconds on a CPU.
+The toy is torchvision's MobileNetV2 cut down to :data:`N_BLOCKS` identical inverted-residual blocks
+(expansion :data:`EXPANSION`, stride 1, :data:`WIDTH` channels in and out, so every block keeps its
+residual path) behind a stride-4 stem, trained on Fashion-MNIST. Adjacent blocks are therefore
+topologically homogeneous, and every block's output has the same width, so the loss scale does not
+move with capacity. Capacity varies through one knob, each block's weight bit-width
+(:class:`Setting`): the low blocks use ``bits``, every other block ``bits + contrast`` (low first).
+The data-free ModCap (parameters x bits) of adjacent blocks then differs by the factor
+``(bits + contrast) / bits`` and nothing else differs; contrast 0 makes all blocks equal.
 
-The toy is built from torchvision's own ``MobileNetV2`` so that it goes through exactly the same
-chain, quantizers, ModCap and reconstruction loop as the real models. It is not trained: its
-weights are seeded random and its BatchNorm statistics are measured on real Fashion-MNIST
-images, which makes every block's output well scaled; reconstruction only needs a fixed float
-function to imitate, not an accurate one.
+Every run goes through the package's chain, quantizers, ModCap, top-k merge selection and the one
+reconstruction loop (:func:`mrecg.ptq.quantize`, BRECQ at W``bits``A8: activations at 8 bits keep the
+capacity knob on the weights). The toy adds the model, the bit pattern and the measures that decide
+the theorem's claims (:func:`claims`). Caching is the caller's (``mrecg.figures.toy``).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import torch
@@ -25,77 +26,142 @@ from torch import nn
 from torchvision.models import MobileNetV2
 from torchvision.ops.misc import Conv2dNormActivation
 
-# output channels of the blocks after torchvision's expansion-1 first block (16 channels):
-# wide and narrow alternate, so every wide -> narrow step is a capacity drop
-DEFAULT_WIDTHS = (32, 8, 32, 8, 32, 8, 32, 8)
+from .. import data
+from ..config import PTQConfig
+from ..evaluation import evaluate
+from ..merging import modcap, schemes
+from ..recon.ptq import quantize
+from ..recon.units import build_chain
+
+N_BLOCKS = 4
+WIDTH = 8  # channels of every block's input and output
+EXPANSION = 6
+# float training: plain SGD, one-cycle schedule, a fixed slice of Fashion-MNIST (about 10 s on 2 cores)
+TRAIN = dict(steps=300, images=12_000, batch=128, lr=0.05, seed=0)
+TEST_IMAGES = 2000
+A_BITS = 8
+MAX_BITS = 8
 
 
-def toy_model(widths: Sequence[int] = DEFAULT_WIDTHS, expansion: int = 6, seed: int = 0) -> MobileNetV2:
-    """A 1-channel MobileNetV2 whose blocks differ only in their output width."""
-    if not widths or min(widths) < 1:
-        raise ValueError(f"widths must be a non-empty list of channel counts >= 1, got {list(widths)}")
+@dataclass(frozen=True)
+class Sizes:
+    """Reconstruction budget of one toy run, and the seeds a setting is decided on."""
+
+    iters: int
+    calib_size: int
+    holdout_size: int
+    init_size: int
+    seeds: tuple[int, ...]
+
+
+# 100 iterations at a raised rounding lr (5e-2) keep one setting (5 seeds, two runs) near 30 s on two cores
+PRESETS = {"smoke": Sizes(iters=20, calib_size=128, holdout_size=128, init_size=64, seeds=(0, 1)),
+           "mini": Sizes(iters=100, calib_size=256, holdout_size=256, init_size=128, seeds=(0, 1, 2, 3, 4))}
+PRESETS["paper"] = PRESETS["mini"]  # the toy needs no ImageNet: the paper preset runs the mini toy
+W_LR, ACT_LR, BATCH = 5e-2, 4e-4, 32
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One point of the toy: the low blocks' weight bits, the extra bits of every other block, and
+    ``k``, the number of top-ModCap-difference pairs reconstructed jointly (0: block by block)."""
+
+    contrast: int
+    bits: int = 2
+    k: int = 0
+
+    def __post_init__(self):
+        if not 2 <= self.bits <= MAX_BITS or self.contrast < 0 or self.bits + self.contrast > MAX_BITS:
+            raise ValueError(f"bits must be in 2..{MAX_BITS} and bits + contrast at most {MAX_BITS}, "
+                             f"got bits {self.bits}, contrast {self.contrast}")
+        if not 0 <= self.k < N_BLOCKS:
+            raise ValueError(f"k counts merged adjacent pairs of {N_BLOCKS} blocks: 0..{N_BLOCKS - 1}, got {self.k}")
+
+    def block_bits(self) -> list[int]:
+        return [self.bits + self.contrast * (i % 2) for i in range(N_BLOCKS)]
+
+    def sequential(self) -> "Setting":
+        return Setting(self.contrast, self.bits, 0)
+
+
+def toy_model(seed: int = 0) -> MobileNetV2:
+    """The untrained toy: a 1-channel stem (stride 4), :data:`N_BLOCKS` equal blocks, a small head."""
     torch.manual_seed(seed)
-    setting = [[1, 16, 1, 2]] + [[expansion, c, 1, 1] for c in widths]  # 8x8 maps after the first block: cheap
-    model = MobileNetV2(num_classes=10, inverted_residual_setting=setting)
-    # a small head instead of torchvision's fixed 1280 channels: the toy is about the blocks
-    model.features[-1] = Conv2dNormActivation(widths[-1], 64, kernel_size=1, activation_layer=nn.ReLU6)
+    model = MobileNetV2(num_classes=10, width_mult=WIDTH / 32, inverted_residual_setting=[[EXPANSION, 32, N_BLOCKS, 1]])
+    model.features[0][0] = nn.Conv2d(1, WIDTH, 3, stride=4, padding=1, bias=False)
+    model.features[-1] = Conv2dNormActivation(WIDTH, 64, kernel_size=1, activation_layer=nn.ReLU6)
     model.classifier[-1] = nn.Linear(64, 10)
-    model.features[0][0] = nn.Conv2d(1, model.features[0][0].out_channels, 3, stride=2, padding=1, bias=False)
-    nn.init.kaiming_normal_(model.features[0][0].weight, mode="fan_out")
     return model
 
 
-@torch.no_grad()
-def calibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> nn.Module:
-    """Set every BatchNorm's running statistics to the exact mean/variance over ``images``."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average: the exact statistics of all batches seen
-    model.train()
-    for s in range(0, len(images), batch_size):
-        model(images[s : s + batch_size])
-    return model.eval()
+@lru_cache(maxsize=4)
+def _fashion_mnist(split: str, data_root: str | None) -> data.TensorDataset:
+    return data.fashion_mnist(split, data_root)
 
 
-def capacity_drops(capacities: Sequence[float], ratio: float = 2.0) -> list[int]:
-    """Indices ``i`` where block ``i + 1`` has at most ``1 / ratio`` of block ``i``'s capacity:
-    the pairs the argument says to reconstruct jointly."""
-    return [i for i in range(len(capacities) - 1) if capacities[i + 1] * ratio <= capacities[i]]
+def _test_loader(data_root: str | None) -> data.TensorLoader:
+    test = _fashion_mnist("test", data_root)
+    return data.TensorLoader(data.TensorDataset(test.images[:TEST_IMAGES], test.labels[:TEST_IMAGES]), batch_size=500)
 
 
-# iterations per unit and calibration images of the toy's reconstructions per preset
-TOY_PRESETS = {"smoke": dict(iters=30, calib_size=128), "mini": dict(iters=500, calib_size=512),
-               "paper": dict(iters=500, calib_size=512)}
+@lru_cache(maxsize=2)
+def trained_model(data_root: str | None = None) -> tuple[MobileNetV2, float]:
+    """The trained float toy (computed once per process; treat it as read-only) and its test top-1."""
+    train = _fashion_mnist("train", data_root)
+    x, y = train.images[: TRAIN["images"]], train.labels[: TRAIN["images"]]
+    model = toy_model(TRAIN["seed"]).train()
+    opt = torch.optim.SGD(model.parameters(), lr=TRAIN["lr"], momentum=0.9, nesterov=True, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, TRAIN["lr"], total_steps=TRAIN["steps"], pct_start=0.1)
+    gen = torch.Generator().manual_seed(TRAIN["seed"])
+    for _ in range(TRAIN["steps"]):
+        idx = torch.randint(len(x), (TRAIN["batch"],), generator=gen)
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule.step()
+    model.eval()
+    return model, round(evaluate(model, _test_loader(data_root)), 2)
 
 
-def toy_experiment(preset: str, widths: Sequence[int] = DEFAULT_WIDTHS, bits: tuple[int, int] = (4, 8),
-                   seed: int = 0, data_root: str | None = None, progress: bool = False) -> dict:
-    """Reconstruct the toy block by block, then with every capacity-drop pair merged.
+def capacity(model: nn.Module, block_bits: Sequence[int]) -> modcap.ModCap:
+    """Data-free ModCap of each block at its own bit-width (``mrecg.modcap``'s formula, per block)."""
+    chain = build_chain(model)
+    blocks = [chain.elements[i] for i in chain.block_elements]
+    values = [modcap.block_capacity(b, bits) for b, bits in zip(blocks, block_bits)]
+    return modcap.ModCap("params", [chain.names[i] for i in chain.block_elements], values,
+                         modcap.comparable_pairs(blocks))
 
-    Returns the model, its ModCap (data-free, from ``mrecg``), the two schemes, and a long frame
-    of per-block errors (raw and normalised by the float output's energy) for both runs.
-    """
-    import pandas as pd
 
-    from .. import data
-    from ..config import PTQConfig
-    from ..merging.modcap import data_free
-    from ..merging.schemes import scheme_from_merges
-    from ..recon.ptq import quantize
+def merge_scores(cap: modcap.ModCap) -> list[float]:
+    """What the top-k merge selection ranks: the ModCap rises. At contrast 0 every difference is 0 and
+    top-k would only break ties, so the toy then ranks the steps any positive contrast gives (rises
+    at pairs 0-1, 2-3): contrast 0 merges the same pairs and is their control."""
+    if any(cap.scores):
+        return cap.scores
+    return [1.0 if i % 2 == 0 else -1.0 for i in range(len(cap.scores))]
 
-    sizes = TOY_PRESETS[preset]
-    images = data.calibration_set(data.fashion_mnist("train", data_root), sizes["calib_size"] + 256, seed)
-    model = calibrate_batchnorm(toy_model(widths, seed=seed), images)
-    capacity = data_free(model, bits[0])
-    joint = scheme_from_merges(len(capacity.values), capacity_drops(capacity.values))
-    cfg = PTQConfig(method="brecq", w_bits=bits[0], a_bits=bits[1], iters=sizes["iters"],
-                    calib_size=sizes["calib_size"], holdout_size=256, init_size=256, seed=seed)
-    rows, reports = [], {}
-    for label, scheme in (("block by block", None), ("capacity drops merged", joint)):
-        _, report = quantize(model, images, cfg.with_(scheme=scheme), progress=progress)
-        reports[label] = report
-        rows += [{"run": label, "block": e.block, "error": e.error, "normalised": e.error / e.fp_energy}
-                 for e in report.errors if e.block is not None]
-    return {"model": model, "modcap": capacity, "joint_scheme": joint,
-            "errors": pd.DataFrame(rows), "reports": reports}
+
+def config(setting: Setting, seed: int, preset: str) -> PTQConfig:
+    sizes = PRESETS[preset]
+    return PTQConfig(method="brecq", w_bits=setting.bits, a_bits=A_BITS, iters=sizes.iters, w_lr=W_LR, a_lr=ACT_LR,
+                     batch_size=BATCH, calib_size=sizes.calib_size, holdout_size=sizes.holdout_size,
+                     init_size=sizes.init_size, seed=seed, preset=preset)
+
+
+def run(setting: Setting, seed: int, preset: str = "mini", data_root: str | None = None) -> dict:
+    """Quantize the trained toy at ``setting`` with calibration seed ``seed``: the run's record
+    (per-element errors on a held-out batch, unit losses, ModCap, scheme, top-1)."""
+    model, fp_top1 = trained_model(data_root)
+    sizes = PRESETS[preset]
+    calib = data.calibration_set(_fashion_mnist("train", data_root), sizes.calib_size + sizes.holdout_size, seed)
+    cap = capacity(model, setting.block_bits())
+    scheme = schemes.top_k_scheme(merge_scores(cap), setting.k, cap.comparable) if setting.k else None
+    qmodel, report = quantize(model, calib, config(setting, seed, preset).with_(scheme=scheme), progress=False,
+                              block_w_bits=setting.block_bits())
+    return {"setting": asdict(setting), "seed": seed, "preset": preset, "block_bits": setting.block_bits(),
+            "modcap": cap.values, "scheme": report.scheme,
+            "errors": [asdict(e) for e in report.errors],
+            "units": [{"name": u.name, "blocks": u.blocks, "loss": u.loss} for u in report.units],
+            "top1": round(evaluate(qmodel, _test_loader(data_root)), 2), "fp_top1": fp_top1,
+            "seconds": round(report.seconds, 2)}
