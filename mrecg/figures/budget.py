@@ -89,7 +89,8 @@ def convergence(frame: pd.DataFrame, preset: str) -> dict[str, tuple[stats.Paire
     count of mixed-machine pairs, and the verdict against :data:`TOLERANCE`."""
     chosen = PRESETS[preset]["iters"]
     out = {}
-    for model, g in frame[frame.method == "brecq"].groupby("model"):
+    baseline = frame.method.map(lambda m: methods.get(m).baseline is None)
+    for model, g in frame[baseline].groupby("model"):
         if not {chosen, 2 * chosen} <= set(g.iters):
             continue
         at = lambda it: g[g.iters == it].set_index("seed")  # noqa: E731
