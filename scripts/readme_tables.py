@@ -173,6 +173,14 @@ class Findings:
 
     # -- FINDINGS.md: every line ---------------------------------------------------------------
 
+    @staticmethod
+    def _mixed(pairs: list[tuple[str, int, str, str]]) -> list[str]:
+        """Mixed-machine pairs to recompute, by record keys."""
+        if not pairs:
+            return ["", "Every pair of runs compared here ran on one machine."]
+        return ["", "Pairs whose two runs ran on different machines (to recompute):", ""] + [
+            f"- {name}, seed {seed}: records `{a}` and `{b}`" for name, seed, a, b in pairs]
+
     def full(self) -> str:
         from mrecg.figures import toy
         from mrecg.study.fingerprint import code_fingerprint, computed_by
@@ -208,6 +216,7 @@ class Findings:
         lines += [f"- {m} {b} {meth} vs {base}, seed {s}: records `{a}` and `{o}`"
                   for m, b, meth, base, s, a, o in t1.mixed_records(self.records[t1])]
         lines += ["", "## Table 2", ""] + [f"- {line}" for line in t2.verdict_lines(self.t2)]
+        lines += self._mixed(t2.mixed_records(self.records[t2]))
         lines += ["", "## Fig. 4", ""]
         f4_claims = fig4.claims(self.f4)
         for row in fig4.verdict(self.f4).itertuples():
@@ -217,9 +226,12 @@ class Findings:
                          f"{'on' if row.on_front else 'not on'} the Pareto front; MRECG minus a random scheme {d}; "
                          f"{word}. The random schemes lack the released edge units.")
         lines += ["", "## Fig. 5", ""] + [f"- {line}" for line in fig5.verdict_lines(self.f5)]
+        lines += self._mixed(fig5.mixed_records(self.records[fig5]))
         lines += ["", "## Fig. 6", ""] + [f"- {line}" for line in fig6.verdict_lines(self.records[fig6])]
+        lines += self._mixed(fig6.mixed_records(self.records[fig6]))
         lines += ["", "## Iteration budget", ""]
         lines += [f"- {line}" for line in budget.verdict_lines(self.budget, self.budget_frame, self.preset)]
+        lines += self._mixed(budget.mixed_records(self.records[budget], self.preset))
         study = Study(self.preset)
         if toy.record_path(study, results, 0).is_file():
             m = toy.measures(toy.errors(toy.experiment(study, results))).set_index("run").total_variation

@@ -137,6 +137,8 @@ def test_table2_rows_whose_pairs_span_machines_get_no_verdict():
     table = table2.frame(records).set_index("row")
     assert table.loc["+ mixed granularity", "vs_zero"] == "excluded: mixed machines (2 of 2 seeds)"
     assert table.loc["+ expanded batch", "vs_zero"] == "contains zero"
+    assert [m[:2] for m in table2.mixed_records(records)] == [("+ mixed granularity vs BRECQ", 0),
+                                                              ("+ mixed granularity vs BRECQ", 1)]
 
 
 def test_paired_interval_on_exact_numbers():
@@ -235,6 +237,10 @@ def test_budget_gains_and_convergence_on_exact_numbers():
     assert word == "not shown converged"  # two seeds: the interval reaches +0.6, above the 0.3 pt tolerance
     doubled.loc[(doubled.iters == 80) & (doubled.seed == 1), "machine"] = "g"
     assert budget.convergence(doubled, "smoke")["m"][2] == "excluded: mixed machines (1 of 2 seeds)"
+    as_records = [{"key": f"{r.iters}-{r.seed}", "spec": {"model": r.model}, "top1": r.top1,
+                   "config": {"method": r.method, "iters": r.iters, "seed": r.seed},
+                   "machine": {"cpu": "x", "threads": 1, "device": r.machine}} for r in doubled.itertuples()]
+    assert budget.mixed_records(as_records, "smoke") == [("m: brecq @ 80 vs @ 40", 1, "80-1", "40-1")]
 
 
 def test_fig6_oscillation_and_paired_claims_on_exact_curves():

@@ -137,6 +137,24 @@ def plot(frame: pd.DataFrame, gains: pd.DataFrame, stem: str | os.PathLike) -> l
     return paths
 
 
+def mixed_records(records: Sequence[dict], preset: str) -> list[tuple[str, int, str, str]]:
+    """Seed pairs that span two machines: MRECG vs BRECQ at every budget, and BRECQ at twice the
+    preset's budget vs at it (the convergence check)."""
+    by: dict[tuple[str, str, int], list[dict]] = {}
+    for r in records:
+        by.setdefault((r["spec"]["model"], r["config"]["method"], r["config"]["iters"]), []).append(r)
+    chosen, out = PRESETS[preset]["iters"], []
+    for model, method, iters in sorted(by):
+        base = methods.get(method).baseline
+        if base is not None and (model, base, iters) in by:
+            out += stats.mixed_keys(f"{model} @ {iters}: {method} vs {base}", by[model, method, iters],
+                                    by[model, base, iters])
+        elif base is None and iters == 2 * chosen and (model, method, chosen) in by:
+            out += stats.mixed_keys(f"{model}: {method} @ {iters} vs @ {chosen}", by[model, method, iters],
+                                    by[model, method, chosen])
+    return out
+
+
 def verdict_lines(table: pd.DataFrame, frame: pd.DataFrame, preset: str) -> list[str]:
     """Convergence of the preset's budget, then MRECG's gain at every other budget (the preset's
     own is Table 1's W2A4 cell)."""

@@ -94,6 +94,21 @@ def same_machine(rows: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
+def mixed_records(records: Sequence[dict]) -> list[tuple[str, int, str, str]]:
+    """The batch curve's and the images curve's seed pairs that span two machines: every batch
+    size against the smallest, and 4x the images against the preset's, at the largest batch."""
+    groups: dict[tuple[int, int], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["config"]["calib_size"], r["config"]["batch_size"]), []).append(r)
+    images = min(i for i, _ in groups)
+    sizes = sorted(b for i, b in groups if i == images)
+    out = [m for b in sizes[1:] for m in stats.mixed_keys(f"batch {b} vs batch {sizes[0]}", groups[images, b],
+                                                          groups[images, sizes[0]])]
+    for more in sorted({i for i, _ in groups} - {images}):
+        out += stats.mixed_keys(f"{more} vs {images} images", groups[more, sizes[-1]], groups[images, sizes[-1]])
+    return out
+
+
 def verdict_lines(rows: pd.DataFrame) -> list[str]:
     lines = []
     for name, (d, mixed) in claims(rows).items():

@@ -205,6 +205,16 @@ def claims(curves: pd.DataFrame, value: str = "normalised") -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def mixed_records(records: Sequence[dict]) -> list[tuple[str, int, str, str]]:
+    """Every ordering's seed pairs that span two machines (comparison, seed, keys)."""
+    by: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        by.setdefault((r["spec"]["model"], label_of(r)), []).append(r)
+    return [m for model in dict.fromkeys(k[0] for k in by) for _, more, less in ORDERINGS
+            if (model, more) in by and (model, less) in by
+            for m in stats.mixed_keys(f"{model}: {more} vs {less}", by[model, more], by[model, less])]
+
+
 def verdict_lines(records: Sequence[dict]) -> list[str]:
     """Every ordering claim, per block (normalised error: every method has every block) and per
     unit (the paper's plot, raw loss, at the unit ends both curves share), each with its paired 95 %

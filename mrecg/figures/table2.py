@@ -103,6 +103,14 @@ def frame(records: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def mixed_records(records: Sequence[dict]) -> list[tuple[str, int, str, str]]:
+    """Every component row's seed pairs with BRECQ that span two machines (comparison, seed, keys)."""
+    by_row: dict[str, list[dict]] = {}
+    for r in records:
+        by_row.setdefault(row_of(r), []).append(r)
+    return [m for label, *_ in ROWS[1:] for m in stats.mixed_keys(f"{label} vs BRECQ", by_row[label], by_row["BRECQ"])]
+
+
 def verdict_lines(table: pd.DataFrame) -> list[str]:
     """One line per component row: ours at our cell beside the paper's at its cell, in the room."""
     out = []

@@ -143,6 +143,12 @@ def by_seed(a: Sequence[dict], b: Sequence[dict]) -> list[tuple[dict, dict]]:
     return [(left[s], right[s]) for s in sorted(left.keys() & right.keys())]
 
 
+def mixed_keys(name: str, a: Sequence[dict], b: Sequence[dict]) -> list[tuple[str, int, str, str]]:
+    """The mixed-machine pairs of one comparison as (comparison, seed, key of a, key of b): what to
+    recompute."""
+    return [(name, x["config"]["seed"], x.get("key", "?"), y.get("key", "?")) for x, y in mixed_pairs(by_seed(a, b))]
+
+
 def paired_runs(a: Sequence[dict], b: Sequence[dict]) -> Paired:
     """``a``'s top-1 minus ``b``'s per seed, refusing pairs from different machines."""
     pairs = by_seed(a, b)
