@@ -100,11 +100,12 @@ class Findings:
             f"- **Cells against the paper's gain scaled to our room:** {verdicts}; {holm} of {len(fam)} gains above "
             f"zero after Holm's correction. {len(mixed)} cell(s) pair runs of two machines and are left out until "
             f"recomputed ({', '.join(f'{r.model} {r.bits} {r.method_name}' for r in mixed.itertuples())}).",
-            f"- **A larger gain at low bits, as a fraction?** The paper's mean gain grows from {gain('paper', 'W4A4')} pt "
-            f"(W4A4, room {room('paper', 'W4A4')}) to {gain('paper', 'W2A4')} (W2A4, room {room('paper', 'W2A4')}) while "
-            f"its recovered fraction goes {frac('paper', 'W4A4')} to {frac('paper', 'W2A4')} ({frac('paper', 'W3A3')} at "
-            f"W3A3, {frac('paper', 'W2A2')} at W2A2). Ours: {frac('ours', 'W4A4')} at W4A4 (room {room('ours', 'W4A4')} "
-            f"pt), {frac('ours', 'W3A3')} at W3A3, {frac('ours', 'W2A2')} at W2A2 (room {room('ours', 'W2A2')} pt).",
+            f"- **A larger gain at low bits, as a fraction?** The paper's mean gain grows from "
+            f"{gain('paper', 'W4A4')} pt (W4A4, room {room('paper', 'W4A4')}) to {gain('paper', 'W2A4')} (W2A4, "
+            f"room {room('paper', 'W2A4')}) while its recovered fraction goes {frac('paper', 'W4A4')} to "
+            f"{frac('paper', 'W2A4')} ({frac('paper', 'W3A3')} at W3A3, {frac('paper', 'W2A2')} at W2A2). Ours: "
+            f"{frac('ours', 'W4A4')} at W4A4 (room {room('ours', 'W4A4')} pt), {frac('ours', 'W3A3')} at W3A3, "
+            f"{frac('ours', 'W2A2')} at W2A2 (room {room('ours', 'W2A2')} pt).",
             f"- **A larger gain on MobileNetV2, as a fraction?** The paper's MobileNetV2 pairs recover "
             f"{frac('paper', 'mobilenetv2')} of a {room('paper', 'mobilenetv2')} pt mean room, its ResNet pairs "
             f"{frac('paper', 'resnet')} of {room('paper', 'resnet')} pt. Ours: {frac('ours', 'mobilenetv2')} of "
@@ -136,7 +137,8 @@ class Findings:
                  "| verdict: vs 0; vs paper scaled to our room |", "|---|---|---|---|---|---|"]
         for r in self.t2.iloc[1:].itertuples():
             verdict = r.vs_zero if r.vs_zero == r.vs_paper else f"{r.vs_zero}; {r.vs_paper} ({r.scaled_gain:+.2f})"
-            lines.append(f"| {r.row} | {r.gain_paper:+.2f} ({r.paper_fraction:.0%}) | {_pm(r.gain_ours, r.gain_lo, r.gain_hi)}"
+            lines.append(f"| {r.row} | {r.gain_paper:+.2f} ({r.paper_fraction:.0%}) | "
+                         f"{_pm(r.gain_ours, r.gain_lo, r.gain_hi)}"
                          f" | {r.room:.2f} | {_pm(r.fraction, r.fraction_lo, r.fraction_hi, pct=True)} | {verdict} |")
         return lines
 

@@ -44,9 +44,11 @@ def test_smaller_larger_and_against_zero():
     assert stats.against_paper(gain, math.nan) == "no paper cell"
 
 
-def test_no_room_is_refused():
-    with pytest.raises(ValueError, match="leaves no room"):
-        stats.room_scaled([90.0], [90.5], [90.0])
+def test_no_room_leaves_no_fraction_and_nothing_to_test():
+    cell = stats.room_scaled([90.4, 90.6], [90.5, 90.5], [90.0, 90.0], stats.PaperCell(70.0, 60.0, 62.0))
+    assert cell.room == pytest.approx(-0.5) and math.isnan(cell.fraction.mean)
+    assert cell.scaled == pytest.approx(-0.1)  # half-width 1.27 > 0.1
+    assert stats.against_paper(cell.gain, cell.scaled) == "too little room to test"
 
 
 def _run(seed: int, top1: float, device: str = "cpu", threads: int = 1, torch: str = "2.14.1") -> dict:

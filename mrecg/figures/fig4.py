@@ -130,7 +130,8 @@ def plot(frame: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
                   label="random schemes")
     for kind, marker, color in (("BRECQ", "s", colour("brecq")), ("MRECG", "*", colour("mrecg+brecq"))):
         pts = frame[frame.kind == kind]
-        left.scatter([order.index(m) for m in pts.model], pts.top1, marker=marker, s=160, color=color, zorder=3, label=kind)
+        left.scatter([order.index(m) for m in pts.model], pts.top1, marker=marker, s=160, color=color, zorder=3,
+                     label=kind)
     handles, labels = left.get_legend_handles_labels()
     seen = dict(zip(labels, handles))
     left.legend(seen.values(), seen.keys(), fontsize=8)
@@ -143,7 +144,8 @@ def plot(frame: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
         right.step(front.largest_unit, front.top1, where="post", alpha=0.6)
         for kind in ("BRECQ", "MRECG"):
             for row in g[g.kind == kind].head(1).itertuples():
-                right.annotate(kind, (row.largest_unit, row.top1), fontsize=8, xytext=(4, 4), textcoords="offset points")
+                right.annotate(kind, (row.largest_unit, row.top1), fontsize=8, xytext=(4, 4),
+                               textcoords="offset points")
     right.set_xlabel("weights in the largest reconstruction unit (count)")
     right.set_ylabel("top-1 accuracy (%)")
     right.set_title("accuracy vs reconstruction cost, Pareto front per width")

@@ -70,7 +70,8 @@ def claims(rows: pd.DataFrame) -> dict[str, tuple[stats.Paired, int]]:
     curve = rows[rows.images == images]
     sizes = sorted(curve.batch_size.unique())
     at = lambda d, b: d[d.batch_size == b]  # noqa: E731
-    out = {f"batch {sizes[-1]} - batch {sizes[0]} ({images} images)": _compare(at(curve, sizes[-1]), at(curve, sizes[0]))}
+    out = {f"batch {sizes[-1]} - batch {sizes[0]} ({images} images)":
+           _compare(at(curve, sizes[-1]), at(curve, sizes[0]))}
     for machine, sizes_here in same_machine(rows).items():  # the widest same-machine span of the curve
         if len(done := sizes_here["complete"]) > 1:
             here = curve[curve.machine == machine]
@@ -115,7 +116,8 @@ def verdict_lines(rows: pd.DataFrame) -> list[str]:
         word = stats.excluded(mixed, d.n) if mixed else f"against zero: {stats.against_zero(d)}"
         lines.append(f"{name}: {d}; {word}")
     for machine, sizes in same_machine(rows).items():
-        lines.append(f"on {machine.split('/')[-1]}: every seed at batch {', '.join(map(str, sizes['complete'])) or 'none'}"
+        lines.append(f"on {machine.split('/')[-1]}: every seed at batch "
+                     f"{', '.join(map(str, sizes['complete'])) or 'none'}"
                      f"; some seeds at {', '.join(map(str, sizes['partial'])) or 'none'}")
     return lines
 

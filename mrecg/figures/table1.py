@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -134,11 +134,13 @@ def frame(records: Sequence[dict]) -> pd.DataFrame:
     table["p_holm"] = np.nan
     table.loc[in_family, "p_holm"] = stats.holm(table.loc[in_family, "p_one_sided"].tolist())
     table["order"] = table.method.map({m: i for i, m in enumerate(METHODS)})
-    table = table.sort_values(["model", "w_bits", "a_bits", "order", "label"], ascending=[True, False, False, True, True])
+    table = table.sort_values(["model", "w_bits", "a_bits", "order", "label"],
+                              ascending=[True, False, False, True, True])
     columns = ["model", "bits", "label", "ours", "ours_std", "seeds", "ours_fp", "paper", "paper_fp", "room",
                "gain_ours", "gain_lo", "gain_hi", "fraction", "fraction_lo", "fraction_hi", "paper_room", "gain_paper",
                "paper_fraction", "scaled_gain", "vs_zero", "p_holm", "vs_paper", "pairs", "machines"]
-    return table.reindex(columns=columns + ["family", "seed_gains"]).rename(columns={"label": "method"}).reset_index(drop=True)
+    table = table.reindex(columns=columns + ["family", "seed_gains"]).rename(columns={"label": "method"})
+    return table.reset_index(drop=True)
 
 
 def shown(table: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +159,7 @@ def family(table: pd.DataFrame) -> dict[str, stats.Pooled]:
     """The family-level answer: the recovered fraction pooled over every same-machine released-MRECG
     cell of ours, over the paper's 48 pairs, and over the paper's pairs at our cells."""
     rows = comparisons(table)
-    mine = rows[rows.family.astype(bool)]
+    mine = rows[rows.family.astype(bool) & rows.fraction.notna()]  # a cell without room has no fraction
     ref = paper_cells()
     at_ours = ref.merge(mine[["model", "bits", "method_name"]].rename(columns={"method_name": "method"}),
                         on=["model", "bits", "method"])
@@ -199,7 +201,7 @@ def qualitative(table: pd.DataFrame) -> pd.DataFrame:
     recovered fraction per bit-width and per model family, for the paper's Table 1 (all cells, and
     the cells we have) and for ours (same-machine released-MRECG cells), with the interval over cells."""
     mine = comparisons(table)
-    mine = mine[mine.family.astype(bool)].rename(columns={"gain_ours": "gain"})
+    mine = mine[mine.family.astype(bool) & mine.fraction.notna()].rename(columns={"gain_ours": "gain"})
     ref = paper_cells()
     at_ours = ref.merge(mine[["model", "bits", "method_name"]].rename(columns={"method_name": "method"}),
                         on=["model", "bits", "method"])
@@ -231,9 +233,11 @@ def verdict_lines(table: pd.DataFrame) -> list[str]:
                       f"scaled to our room {row.scaled_gain:+.2f} pt")
         holm = "" if np.isnan(row.p_holm) else f", Holm p = {row.p_holm:.3f}"
         tag = "" if row.family else " [exploratory]" if row.pairs == "same machine" else ""
-        lines.append(f"{_row_name(row)}{tag}: room {row.room:.2f} pt; ours {gain}, fraction {row.fraction:.0%} "
-                     f"[{row.fraction_lo:.0%}, {row.fraction_hi:.0%}]; {paper_part}; against zero: {row.vs_zero}"
-                     f"{holm}; against the paper: {row.vs_paper}")
+        fraction = (f"{row.fraction:.0%} [{row.fraction_lo:.0%}, {row.fraction_hi:.0%}]"
+                    if row.fraction_lo == row.fraction_lo
+                    else "no room, no fraction" if row.fraction != row.fraction else f"{row.fraction:.0%}")
+        lines.append(f"{_row_name(row)}{tag}: room {row.room:.2f} pt; ours {gain}, fraction {fraction}; {paper_part}; "
+                     f"against zero: {row.vs_zero}{holm}; against the paper: {row.vs_paper}")
     return lines
 
 
@@ -262,7 +266,8 @@ def plot_claims(table: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
     left.set_xlabel("MRECG - baseline, top-1 (pt): mean and 95 % interval over seeds")
     right.set_xlabel("recovered fraction: gain / room")
     right.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    left.scatter([], [], marker="D", color=colour("paper"), label="paper's fraction x our room (left) / paper's fraction")
+    left.scatter([], [], marker="D", color=colour("paper"),
+                 label="paper's fraction x our room (left) / paper's fraction")
     left.errorbar([], [], xerr=[], fmt="o", color="black", mfc="white", label="hollow: ours (ModCap) or mixed machines")
     left.legend(fontsize=7, loc="lower right")
     pooled = family(table)
@@ -274,9 +279,11 @@ def plot_claims(table: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def plot_gain_vs_room(table: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
+def plot_gain_vs_room(table: pd.DataFrame, stem: str | os.PathLike,
+                      held_out: Collection[tuple[str, str]] = ()) -> list[Path]:
     """Gain against room on log axes: the paper's 48 pairs and ours, with lines of constant recovered
-    fraction. Gains at or below zero cannot sit on a log axis: they are drawn on the bottom edge."""
+    fraction; ``held_out`` cells (model, bits), e.g. a preregistered test's, get their own black
+    outline. Gains at or below zero cannot sit on a log axis: they are drawn on the bottom edge."""
     import matplotlib.pyplot as plt
 
     rows = comparisons(table)
@@ -299,6 +306,10 @@ def plot_gain_vs_room(table: pd.DataFrame, stem: str | os.PathLike) -> list[Path
                               pts.gain_hi - pts.gain_ours], fmt=marker, color=colour(f"mrecg+{base}"),
                         mfc=face or colour(f"mrecg+{base}"), capsize=2,
                         label=f"ours, MRECG+{base.upper()}" + (" (mixed machines)" if face else ""))
+    held = rows[[(m, b) in set(held_out) for m, b in zip(rows.model, rows.bits)]]
+    if not held.empty:
+        ax.scatter(held.room, held.gain_ours.clip(lower=floor), s=160, facecolors="none", edgecolors="black",
+                   linewidths=1.2, zorder=4, label="held-out cells")
     lims = np.array([0.1, 100.0])
     for f in (0.01, 0.03, 0.1, 0.3, 1.0):
         ax.plot(lims, f * lims, ":", color="0.7", lw=0.8)

@@ -93,7 +93,8 @@ def frame(records: Sequence[dict]) -> pd.DataFrame:
             zero = versus = stats.excluded(mixed, d.n)
         else:
             zero, versus = stats.against_zero(d), stats.against_paper(d, scaled)
-        out.append({"row": label, "cell": f"W{cfg['w_bits']}A{cfg['a_bits']}", "ours": np.mean([r["top1"] for r in mine]),
+        out.append({"row": label, "cell": f"W{cfg['w_bits']}A{cfg['a_bits']}",
+                    "ours": np.mean([r["top1"] for r in mine]),
                     "ours_std": np.std([r["top1"] for r in mine], ddof=1) if len(mine) > 1 else np.nan,
                     "seeds": len(mine), "room": room, "gain_ours": d.mean, "gain_lo": d.lo, "gain_hi": d.hi,
                     "fraction": fraction.mean, "fraction_lo": fraction.lo, "fraction_hi": fraction.hi,
@@ -118,5 +119,6 @@ def verdict_lines(table: pd.DataFrame) -> list[str]:
         d = stats.Paired(row.gain_ours, row.gain_lo, row.gain_hi, row.seeds)
         out.append(f"{row.row} ({row.cell}; paper {row.paper_cell}): paper {row.gain_paper:+.2f} pt "
                    f"({row.paper_fraction:.0%} of its room), scaled to our {row.room:.2f} pt {row.scaled_gain:+.2f}; "
-                   f"ours {d}, fraction {row.fraction:.0%}; against zero: {row.vs_zero}; against the paper: {row.vs_paper}")
+                   f"ours {d}, fraction {row.fraction:.0%}; against zero: {row.vs_zero}; "
+                   f"against the paper: {row.vs_paper}")
     return out

@@ -223,15 +223,17 @@ class RoomScaled:
 
 def room_scaled(method: Sequence[float], baseline: Sequence[float], fp: Sequence[float],
                 paper: PaperCell | None = None) -> RoomScaled:
-    """Per seed (the lists aligned by seed): the gain, the room and the recovered fraction."""
+    """Per seed (the lists aligned by seed): the gain, the room and the recovered fraction (NaN
+    where a baseline reaches the float model: it leaves nothing to recover)."""
     if not len(method) == len(baseline) == len(fp) or not method:
         raise ValueError(f"room needs equally many seeds of method, baseline and float, got "
                          f"{len(method)}, {len(baseline)} and {len(fp)}")
     rooms = [f - b for f, b in zip(fp, baseline)]
-    if min(rooms) <= 0:
-        raise ValueError(f"a baseline at or above the float model leaves no room (rooms {rooms})")
     gain = paired(method, baseline)
-    fraction = mean_interval([(m - b) / r for m, b, r in zip(method, baseline, rooms)])
+    if min(rooms) <= 0:  # a baseline at or above the float model: nothing to recover, no fraction
+        fraction = Paired(math.nan, math.nan, math.nan, len(rooms))
+    else:
+        fraction = mean_interval([(m - b) / r for m, b, r in zip(method, baseline, rooms)])
     return RoomScaled(gain, fraction, sum(rooms) / len(rooms), paper)
 
 
