@@ -96,6 +96,7 @@ def test_table1_cells_in_their_room_beside_the_paper_with_mixed_pairs_flagged():
     pooled = table1.family(table.reset_index())
     assert (pooled["ours"].cells, pooled["ours"].cells_positive, pooled["ours"].seeds_positive) == (1, 1, 3)
     assert pooled["ours"].fraction.mean == pytest.approx(released.fraction)
+    assert table1.family(table.reset_index(), cells={("resnet18", "W4A4")})["ours"].cells == 0
     assert released.p_holm == pytest.approx(stats.paired([81.9, 84.1, 83.0], [80.0, 82.0, 81.0]).p_above_zero())
 
 

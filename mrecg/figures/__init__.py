@@ -17,7 +17,8 @@ from ..study.sweeps import Study
 
 def machine_label(record: dict) -> str:
     """Where a run was computed, as short as tells a grid's machines apart: the GPU's name, or the
-    CPU with its torch. The same run on two machines differs by up to the noise floor."""
+    CPU with its torch. The same run on two machines may differ by up to :mod:`mrecg.study.noise`'s
+    spread, which is why a paired comparison is made on one machine only."""
     machine = record.get("machine", {})
     device = machine.get("device", "cpu")
     return device if device != "cpu" else f"CPU, torch {machine.get('torch', '?').split('+')[0]}"

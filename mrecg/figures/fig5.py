@@ -116,9 +116,10 @@ def verdict_lines(rows: pd.DataFrame) -> list[str]:
         word = stats.excluded(mixed, d.n) if mixed else f"against zero: {stats.against_zero(d)}"
         lines.append(f"{name}: {d}; {word}")
     for machine, sizes in same_machine(rows).items():
+        missing = sorted(set(rows[rows.images == rows.images.min()].batch_size) - set(sizes["complete"]))
         lines.append(f"on {machine.split('/')[-1]}: every seed at batch "
-                     f"{', '.join(map(str, sizes['complete'])) or 'none'}"
-                     f"; some seeds at {', '.join(map(str, sizes['partial'])) or 'none'}")
+                     f"{', '.join(map(str, sizes['complete'])) or 'none'}; a whole curve on this device still needs "
+                     f"batch {', '.join(map(str, missing)) or 'nothing'}")
     return lines
 
 

@@ -155,11 +155,14 @@ def comparisons(table: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(method_name=rows.method.str.split(" ").str[0])
 
 
-def family(table: pd.DataFrame) -> dict[str, stats.Pooled]:
+def family(table: pd.DataFrame, cells: Collection[tuple[str, str]] | None = None) -> dict[str, stats.Pooled]:
     """The family-level answer: the recovered fraction pooled over every same-machine released-MRECG
-    cell of ours, over the paper's 48 pairs, and over the paper's pairs at our cells."""
+    cell of ours (or only the (model, bits) ``cells``, e.g. a preregistered held-out set), over the
+    paper's 48 pairs, and over the paper's pairs at our cells."""
     rows = comparisons(table)
     mine = rows[rows.family.astype(bool) & rows.fraction.notna()]  # a cell without room has no fraction
+    if cells is not None:
+        mine = mine[[(m, b) in set(cells) for m, b in zip(mine.model, mine.bits)]]
     ref = paper_cells()
     at_ours = ref.merge(mine[["model", "bits", "method_name"]].rename(columns={"method_name": "method"}),
                         on=["model", "bits", "method"])

@@ -304,5 +304,7 @@ class Pooled:
 
 def pooled(fractions: Sequence[float], gains: Sequence[float], seed_gains: Sequence[float] = ()) -> Pooled:
     """Pool cells' mean fractions (each cell one value) with the sign counts of their gains."""
-    return Pooled(mean_interval(list(fractions), unit="cells"), sum(g > 0 for g in gains), len(gains),
+    fraction = mean_interval(list(fractions), unit="cells") if fractions else Paired(math.nan, math.nan, math.nan, 0,
+                                                                                       "cells")
+    return Pooled(fraction, sum(g > 0 for g in gains), len(gains),
                   sum(g > 0 for g in seed_gains), len(seed_gains))
