@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from mrecg.config import IN_KEY_WHEN_NOT
 from mrecg.study import paths
 from mrecg.study.fingerprint import code_fingerprint
 from mrecg.study.records import compute_record, cpu_model, read_record
@@ -37,9 +38,11 @@ NUMBERS = ("key", "spec", "config", "top1", "fp_top1", "scheme", "scheme_source"
 
 
 def comparable(record: dict) -> dict:
-    """Everything a record says about its numbers (wall times, code and machine left out)."""
+    """Everything a record says about its numbers (wall times, code and machine left out; a field
+    added to the configuration since, at the value that computes what the record computed, too)."""
     units = [{k: v for k, v in u.items() if k != "seconds"} for u in record["units"]]
-    return {**{k: record[k] for k in NUMBERS}, "units": units}
+    config = {k: v for k, v in record["config"].items() if IN_KEY_WHEN_NOT.get(k, object()) != v}
+    return {**{k: record[k] for k in NUMBERS}, "config": config, "units": units}
 
 
 def differences(a: dict, b: dict, where: str = "") -> list[str]:

@@ -1,9 +1,9 @@
 """Run-to-run variation: the same configurations and seeds on this machine at several thread
 counts, recomputed from scratch (no cache), rows appended to ``results/<preset>/noise.json``.
 
-The noise floor of every verdict (:mod:`mrecg.study.noise`) is the largest top-1 range of one
-configuration over the rows with the same code fingerprint. Run it on every machine whose
-records you mix (each appends its rows; ``--merge FILE`` adds rows brought from another machine).
+How far a reader's rerun may land (:mod:`mrecg.study.noise`) is the largest top-1 range of one
+configuration over the rows with the same code fingerprint. Run it on every machine that computes
+records (each appends its rows; ``--merge FILE`` adds rows brought from another machine).
 
     python benchmarks/run_to_run.py [--preset mini] [--threads 1 2] [--jobs N]
     python benchmarks/run_to_run.py --merge other_machine_rows.json

@@ -20,7 +20,8 @@ TABLE = (".png", ".pdf", ".csv", ".md")
 FIGURE = (".png", ".pdf")
 EXPECTED = {
     "00_oscillation_theory": [f"fig_oscillation_toy{e}" for e in FIGURE],
-    "01_table1_accuracy": [f"table1{e}" for e in TABLE],
+    "01_table1_accuracy": [f"table1{e}" for e in TABLE] + [f"claims{e}" for e in FIGURE]
+    + [f"gain_vs_room{e}" for e in FIGURE],
     "02_table2_components": [f"table2{e}" for e in TABLE],
     "03_fig4_pareto": [f"fig4_pareto{e}" for e in FIGURE] + [f"fig4_schemes{e}" for e in TABLE],
     "04_fig5_batch_size": [f"fig5_batch_size{e}" for e in TABLE],

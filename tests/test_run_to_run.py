@@ -28,7 +28,7 @@ def test_append_keeps_the_description_and_earlier_rows(tmp_path, capsys):
     stored = json.loads(path.read_text())
     assert stored["about"] == "measured by hand"
     assert [r["top1"] for r in stored["rows"]] == [80.0, 80.5]
-    assert "noise floor 0.50 pt" in capsys.readouterr().out
+    assert "may land up to 0.50 pt from ours" in capsys.readouterr().out
 
 
 def test_a_new_file_gets_the_standard_description(tmp_path, capsys):

@@ -17,20 +17,53 @@ from ..study.sweeps import Study
 
 def machine_label(record: dict) -> str:
     """Where a run was computed, as short as tells a grid's machines apart: the GPU's name, or the
-    CPU with its torch. The same run on two machines differs by up to the noise floor."""
+    CPU with its torch. The same run on two machines may differ by up to :mod:`mrecg.study.noise`'s
+    spread, which is why a paired comparison is made on one machine only."""
     machine = record.get("machine", {})
     device = machine.get("device", "cpu")
     return device if device != "cpu" else f"CPU, torch {machine.get('torch', '?').split('+')[0]}"
 
 
-def method_label(config: dict) -> str:
+# The models whose released config holds their own merge scheme; other widths of a family reuse it.
+RELEASED_SCHEME_MODELS = ("mobilenetv2_x0.5", "resnet18", "resnet50")
+
+
+def method_label(config: dict, model: str | None = None) -> str:
     """A run's method as the tables show it: the released methods by the paper's names, our
-    ModCap-selected variants marked as ours."""
+    ModCap-selected variants marked as ours, and a released scheme applied to a width the authors
+    published none for marked as such."""
     scheme = config.get("scheme")
     if isinstance(scheme, str) and scheme.startswith("modcap:"):
         kind = "data-dependent" if scheme == "modcap:loss" else "data-free"
         return f"{config['method']} (ours: {kind} ModCap)"
+    if scheme == "official" and model and model.startswith("mobilenetv2") and model not in RELEASED_SCHEME_MODELS:
+        return f"{config['method']} (x0.5 scheme applied)"
     return config["method"]
+
+
+# One colour per method in every figure: baselines in cool colours, MRECG on each in the warm
+# colour of its baseline's family, ours dashed or hollow in the same hue, the paper in grey.
+COLOURS = {
+    "nearest": "tab:gray",
+    "adaround": "tab:olive",
+    "brecq": "tab:blue",
+    "qdrop": "tab:cyan",
+    "mrecg+brecq": "tab:red",
+    "mrecg+qdrop": "tab:orange",
+    "mrecg (ours)": "tab:purple",
+    "mrecg data-free (ours)": "tab:pink",
+    "random": "0.6",
+    "paper": "0.45",
+}
+
+
+def colour(method: str) -> str:
+    """The colour of a method, from a method name or a figure's label (``MRECG (released)`` is
+    MRECG+BRECQ, ``... (ours: ...)`` our ModCap selection)."""
+    if "(ours" in method:
+        return COLOURS["mrecg data-free (ours)" if "data-free" in method else "mrecg (ours)"]
+    word = method.split(" ")[0].lower()
+    return COLOURS.get({"round-to-nearest": "nearest", "mrecg": "mrecg+brecq"}.get(word, word), "black")
 
 
 from . import budget, fig4, fig5, fig6, table1, table2, toy  # noqa: E402
@@ -51,4 +84,4 @@ def all_specs(study: Study) -> dict[str, list[RunSpec]]:
     return {name: module.specs(study) for name, module in FIGURES.items() if hasattr(module, "specs")}
 
 
-__all__ = ["FIGURES", "all_specs", "machine_label", "method_label"]
+__all__ = ["COLOURS", "FIGURES", "all_specs", "colour", "machine_label", "method_label"]

@@ -5,6 +5,11 @@ AdaRound oscillates most, BRECQ less, MRECG least. The paper plots one loss per 
 we plot that (:func:`unit_curves`) and, for every method alike, the error of every block's output
 with quantized input on a fixed held-out batch (:func:`block_curves`), raw and normalised by the
 float output's energy. Oscillation is measured by total variation and local maxima.
+
+A merged unit is one point on the per-unit plot, so a curve with fewer points sums fewer jumps:
+total variation compares curves only at the points both have (BRECQ's curve sampled at MRECG's unit
+ends). The paper's own Fig. 6 has the same property (:func:`paper_matched`). Orderings are paired
+per seed, decided against zero, and only between runs of one machine.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import numpy as np
 import pandas as pd
 
 from .. import methods
-from ..study import noise, paper, stats
+from ..study import paper, stats
 from ..study.oscillation import oscillation
 from ..study.runs import RunSpec
 from ..study.sweeps import Study
+from . import colour
 from .saving import save_figure
 
 ERROR_AXIS = "reconstruction error (sum over channels, mean over batch and positions)"
@@ -63,7 +69,8 @@ def block_curves(records: Sequence[dict]) -> pd.DataFrame:
         for e in r["errors"]:
             if e["block"] is not None:
                 rows.append({"model": r["spec"]["model"], "label": label_of(r), "seed": r["config"]["seed"],
-                             "block": e["block"], "error": e["error"], "normalised": e["error"] / e["fp_energy"]})
+                             "block": e["block"], "error": e["error"], "normalised": e["error"] / e["fp_energy"],
+                             "machine": "/".join(map(str, stats.machine_of(r)))})
     return pd.DataFrame(rows)
 
 
@@ -75,7 +82,8 @@ def unit_curves(records: Sequence[dict]) -> pd.DataFrame:
         for u in r["units"]:
             if u["blocks"] and "/" not in u["name"]:
                 rows.append({"model": r["spec"]["model"], "label": label_of(r), "seed": r["config"]["seed"],
-                             "block": u["blocks"][-1], "blocks": len(u["blocks"]), "loss": u["loss"]})
+                             "block": u["blocks"][-1], "blocks": len(u["blocks"]), "loss": u["loss"],
+                             "machine": "/".join(map(str, stats.machine_of(r)))})
     return pd.DataFrame(rows)
 
 
@@ -103,7 +111,8 @@ def plot(curves: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
         data = curves[curves.model == model]
         for row, y in enumerate(("error", "normalised")):
             ax = axes[row][col]
-            sns.lineplot(data=data, x="block", y=y, hue="label", marker="o", ax=ax, errorbar=None)
+            sns.lineplot(data=data, x="block", y=y, hue="label", marker="o", ax=ax, errorbar=None,
+                         palette={label: colour(label) for label in data.label.unique()})
             ax.set_title(f"{model}: {'per-block error' if y == 'error' else 'error / float output energy'}")
             ax.set_xlabel("block (network order)")
             ax.set_ylabel(ERROR_AXIS if y == "error" else "error / float output energy (ratio)")
@@ -129,7 +138,7 @@ def plot_units(units: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
     for ax, model in zip(axes[0], models):
         data = units[units.model == model].groupby(["label", "block"], sort=False)[["loss", "blocks"]].mean()
         for label, g in data.reset_index().groupby("label", sort=False):
-            line, = ax.plot(g.block, g.loss, "-", label=label)
+            line, = ax.plot(g.block, g.loss, "-", label=label, color=colour(label))
             ax.scatter(g.block, g.loss, s=20 + 40 * (g.blocks - 1), color=line.get_color())
         ax.set_title(f"{model}: loss per reconstructed unit")
         ax.set_xlabel("last block of the unit (network order)")
@@ -142,59 +151,84 @@ def plot_units(units: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def unit_floor(results_dir: str | os.PathLike, preset: str) -> float:
-    """The per-unit claims' noise floor, as a fraction of a curve's total variation: the largest
-    relative range of the unit-loss total variation among runs of one configuration on different
-    machines and thread counts (``noise.json``'s rows, grouped as :func:`mrecg.study.noise.floor` groups
-    them). 0 where the preset has no such measurement."""
-    from ..study.fingerprint import computed_by
-
-    groups: dict[tuple, list[float]] = {}
-    for row in noise.rows(results_dir, preset):
-        if row.get("unit_losses"):
-            tv = oscillation(row["unit_losses"])["total_variation"]
-            groups.setdefault((row["key"], computed_by(row["fingerprint"])), []).append(tv)
-    return max(((max(v) - min(v)) / (sum(v) / len(v)) for v in groups.values() if len(v) > 1), default=0.0)
+MATCHED = "brecq at mrecg's unit ends"
 
 
-def claims(curves: pd.DataFrame, value: str = "normalised", relative_floor: float = 0.0) -> pd.DataFrame:
-    """The paper's orderings on the total variation of ``value`` along depth, paired per seed: (claim,
-    the curve that should oscillate more, the one that should oscillate less). On :func:`block_curves`
-    use ``normalised`` (every method has a point per block); on :func:`unit_curves` (the paper's plot)
-    use ``loss``, where a merged unit is one point. The floor of a claim is ``relative_floor`` times
-    the larger of the two curves' mean total variation (:func:`unit_floor` measures it for the unit
-    losses; nothing is measured for the per-block errors, where the floor is 0)."""
-    orderings = (("AdaRound oscillates more than BRECQ", "AdaRound", "BRECQ"),
-                 ("MRECG (released) oscillates less than BRECQ", "BRECQ", RUNS[3][0]),
-                 ("MRECG (ours, data-dependent) oscillates less than BRECQ", "BRECQ", RUNS[5][0]),
-                 ("MRECG data-dependent oscillates less than data-free (ours)", RUNS[4][0], RUNS[5][0]))
-    tv = {(m, label, seed): oscillation(g.sort_values("block")[value].tolist())["total_variation"]
-          for (m, label, seed), g in curves.groupby(["model", "label", "seed"])}
+def paper_unit_ends(curve: Sequence[float]) -> list[int]:
+    """The last block of each unit of a curve read off the paper's Fig. 6, where a merged unit
+    shows as a run of equal values."""
+    return [i for i in range(len(curve)) if i == len(curve) - 1 or curve[i + 1] != curve[i]]
+
+
+def paper_matched() -> dict[str, float]:
+    """Total variation of the paper's Fig. 6 curves: BRECQ at every block, MRECG at its units, and
+    BRECQ at MRECG's unit ends (the comparison at matched points)."""
+    ref = paper.fig6_curves()
+    ends = paper_unit_ends(ref["mrecg_loss"])
+    tv = lambda values: oscillation(list(values))["total_variation"]  # noqa: E731
+    return {"brecq": tv(ref["brecq"]), "mrecg": tv(ref["mrecg_loss"][i] for i in ends),
+            MATCHED: tv(ref["brecq"][i] for i in ends), "points": len(ends),
+            "blocks": len(ref["brecq"])}
+
+
+ORDERINGS = (("AdaRound oscillates more than BRECQ", "AdaRound", "BRECQ"),
+             ("MRECG (released) oscillates less than BRECQ", "BRECQ", RUNS[3][0]),
+             ("MRECG (ours, data-dependent) oscillates less than BRECQ", "BRECQ", RUNS[5][0]),
+             ("MRECG data-dependent oscillates less than data-free (ours)", RUNS[4][0], RUNS[5][0]))
+
+
+def claims(curves: pd.DataFrame, value: str = "normalised") -> pd.DataFrame:
+    """The paper's orderings on the total variation of ``value`` along depth, at the points both
+    curves have (per seed, the blocks where both end a unit), paired per seed: (claim, the curve that
+    should oscillate more, the one that should oscillate less). On :func:`block_curves` use
+    ``normalised`` (every method has every block); on :func:`unit_curves` (the paper's plot) ``loss``.
+    A claim whose pairs span two machines gets no verdict."""
+    groups = {key: g.sort_values("block") for key, g in curves.groupby(["model", "label", "seed"])}
     out = []
     for model in dict.fromkeys(curves.model):
-        for claim, more, less in orderings:
-            seeds = sorted(s for (m, lab, s) in tv if m == model and lab == more and (m, less, s) in tv)
+        for claim, more, less in ORDERINGS:
+            seeds = sorted(s for (m, lab, s) in groups if m == model and lab == more and (m, less, s) in groups)
             if not seeds:
                 continue
-            a, b = [tv[(model, more, s)] for s in seeds], [tv[(model, less, s)] for s in seeds]
-            d, floor = stats.paired(a, b), relative_floor * max(np.mean(a), np.mean(b))
-            out.append({"model": model, "claim": claim, "difference": d.mean, "lo": d.lo, "hi": d.hi,
-                        "seeds": d.n, "floor": floor, "verdict": stats.verdict(d, floor)})
+            a, b, points, mixed = [], [], [], 0
+            for s in seeds:
+                x, y = groups[(model, more, s)], groups[(model, less, s)]
+                common = sorted(set(x.block) & set(y.block))
+                a.append(oscillation(x.set_index("block")[value][common].tolist())["total_variation"])
+                b.append(oscillation(y.set_index("block")[value][common].tolist())["total_variation"])
+                points.append(len(common))
+                mixed += x.machine.iloc[0] != y.machine.iloc[0]
+            d = stats.paired(a, b)
+            verdict = stats.excluded(mixed, d.n) if mixed else stats.against_zero(d)
+            out.append({"model": model, "claim": claim, "points": min(points), "more": np.mean(a), "less": np.mean(b),
+                        "difference": d.mean, "lo": d.lo, "hi": d.hi, "seeds": d.n, "verdict": verdict})
     return pd.DataFrame(out)
 
 
-def verdict_lines(records: Sequence[dict], relative_floor: float = 0.0) -> list[str]:
-    """Every ordering claim, decided per block (normalised error: the same points for every method;
-    no machine floor measured) and per unit (the paper's plot, raw loss: a merged unit is one point,
-    so merging alone lowers the total variation; floor from ``relative_floor``, see :func:`unit_floor`),
-    each with its paired 95 % interval over seeds."""
-    views = (("per block", block_curves(records), "normalised", 0.0),
-             ("per unit", unit_curves(records), "loss", relative_floor))
+def mixed_records(records: Sequence[dict]) -> list[tuple[str, int, str, str]]:
+    """Every ordering's seed pairs that span two machines (comparison, seed, keys)."""
+    by: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        by.setdefault((r["spec"]["model"], label_of(r)), []).append(r)
+    return [m for model in dict.fromkeys(k[0] for k in by) for _, more, less in ORDERINGS
+            if (model, more) in by and (model, less) in by
+            for m in stats.mixed_keys(f"{model}: {more} vs {less}", by[model, more], by[model, less])]
+
+
+def verdict_lines(records: Sequence[dict]) -> list[str]:
+    """Every ordering claim, per block (normalised error: every method has every block) and per
+    unit (the paper's plot, raw loss, at the unit ends both curves share), each with its paired 95 %
+    interval over seeds; then the same matched comparison on the paper's own Fig. 6 values."""
+    views = (("per block", block_curves(records), "normalised"), ("per unit", unit_curves(records), "loss"))
     lines = []
-    for view, curves, value, relative in views:
-        for row in claims(curves, value, relative).itertuples():
+    for view, curves, value in views:
+        for row in claims(curves, value).itertuples():
             spread = (f"[{row.lo:+.3f}, {row.hi:+.3f}] (95 %, {row.seeds} seeds)" if row.seeds > 1
                       else "(1 seed, no interval)")
-            lines.append(f"{row.model}, {view}: {row.claim}: total variation of the {value} curve, more - less "
-                         f"{row.difference:+.3f} {spread}, floor {row.floor:.3f}: {row.verdict}")
+            lines.append(f"{row.model}, {view} at {row.points} shared points: {row.claim}: total variation of the "
+                         f"{value} curve, more - less {row.difference:+.3f} {spread}: {row.verdict}")
+    ref = paper_matched()
+    lines.append(f"paper's Fig. 6 (MobileNetV2, ImageNet): BRECQ's total variation {ref['brecq']:.1f} over "
+                 f"{ref['blocks']} blocks, MRECG's {ref['mrecg']:.1f} over its {ref['points']} units; BRECQ at MRECG's "
+                 f"unit ends {ref[MATCHED]:.1f}")
     return lines

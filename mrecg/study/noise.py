@@ -1,11 +1,15 @@
-"""The noise floor: how much the same run's top-1 moves across machines and thread counts.
+"""How far a reader's rerun may land: how much the same run's top-1 moves across machines.
 
 Seeds give one source of spread (the paired interval accounts for it); the other is that the
-same configuration and seed, run on another CPU or with another thread count, gives slightly
+same configuration and seed, run on another CPU, device or thread count, gives slightly
 different numbers: floating-point sums taken in another order flip a few AdaRound decisions, and
 the flips compound along depth. ``benchmarks/run_to_run.py`` measures it and stores the rows in
-``results/<preset>/noise.json``; the floor is the largest top-1 range over the measured
+``results/<preset>/noise.json``; the spread is the largest top-1 range over the measured
 configurations, read from those rows here, never typed in.
+
+It is not a threshold on paired gains: a paired comparison is made between runs of one machine
+(:func:`mrecg.study.stats.require_same_machine`), where this spread does not enter. It says how
+far a reader's own rerun of a committed record, on their machine, may land from ours.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ class NoiseFloor:
     source: str
 
     def __str__(self) -> str:
-        return f"noise floor {self.points:.2f} pt: {self.source}"
+        return f"a rerun on another machine may land up to {self.points:.2f} pt from ours: {self.source}"
 
 
 def rows(results_dir: str | os.PathLike, preset: str) -> list[dict]:

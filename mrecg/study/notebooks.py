@@ -113,7 +113,8 @@ def check_notebook_parameters(namespace: dict, allowed: dict = PARAMETERS) -> St
 def notebook_setup(namespace: dict) -> tuple[Study, Path, Path, NoiseFloor]:
     """A figure notebook's first step after its parameters cell: the parameters checked (a bad or
     unknown one fails here, in one line), plots drawn off-screen (the notebook shows the saved
-    files), the folders resolved from the repository, and the noise floor read and printed."""
+    files), the folders resolved from the repository, and how far a rerun on another machine may
+    land (:mod:`mrecg.study.noise`) read and printed."""
     import matplotlib
 
     from . import noise
