@@ -33,7 +33,7 @@ from .runs import ExperimentError, RunSpec, compute
 from .storage import save_json
 
 MANIFEST = "manifest.json"  # results/<preset>/manifest.json: every computation that added records
-NOT_RECORDS = (MANIFEST, "noise.json")  # files beside the records in results/<preset>/
+NOT_RECORDS = (MANIFEST, "noise.json", "preregistration.json")  # files beside the records in results/<preset>/
 
 
 def cpu_model() -> str:

@@ -1,0 +1,106 @@
+"""The preregistered test of the held-out Table 1 cells (#24): its rule on exact numbers, and the
+order that makes it a test -- the registration first and never changed, every held-out record after."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mrecg.figures import heldout
+from mrecg.study import records
+
+REPO = Path(__file__).resolve().parents[1]
+REGISTRATION = ("results/mini/preregistration.json", "results/mini/preregistration.md")
+
+
+def cells(gains, fractions, against_paper=None) -> pd.DataFrame:
+    rows = [{"model": m, "bits": b, "gain": g, "fraction": f, "against_paper": "consistent"}
+            for (m, b), g, f in zip(heldout.cells(), gains, fractions)]
+    frame = pd.DataFrame(rows)
+    for i, word in (against_paper or {}).items():
+        frame.loc[i, "against_paper"] = word
+    return frame
+
+
+FRACTIONS = [0.10, 0.12, 0.14, 0.16, 0.18, 0.10, 0.12, 0.14, 0.16, 0.18, 0.13, 0.15, 0.11]
+
+
+def test_the_rule_on_exact_numbers():
+    rows = cells([1.0] * 13, FRACTIONS)
+    out = heldout.decide(rows, predicted=0.139)
+    mean = sum(FRACTIONS) / 13
+    assert out.pooled.fraction.mean == pytest.approx(mean) and out.verdict == "confirmed"
+    assert out.pooled.fraction.lo > 0 and out.pooled.fraction.lo <= 0.139 <= out.pooled.fraction.hi
+    assert heldout.decide(rows, predicted=0.30).verdict == "partly confirmed"  # the prediction excluded
+    smaller = cells([1.0] * 13, FRACTIONS, {0: "smaller", 1: "smaller", 2: "smaller"})
+    assert heldout.decide(smaller, 0.139).reasons == ("3 cells smaller than the paper's scaled gain (at most 2 allowed)",)
+    assert heldout.decide(cells([1.0] * 13, FRACTIONS, {0: "larger"}), 0.139).reasons == (
+        "a gain at ResNet-50 W4A4, where the paper has none",)  # cell 0 is ResNet-50 W4A4
+    around_zero = cells([0.1] * 13, [0.05, -0.05] * 6 + [0.0])
+    assert heldout.decide(around_zero, 0.139).verdict == "not confirmed"
+    assert heldout.decide(rows.iloc[:12], 0.139).verdict == "not decided"  # a cell missing decides nothing
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def registered() -> str:
+    """The commit that added the registration (its only commit)."""
+    try:
+        if git("rev-parse", "--is-shallow-repository") == "true":
+            pytest.skip("a shallow clone has no history to check the order against")
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    commits = {path: git("log", "--format=%H", "--", path).split() for path in REGISTRATION}
+    assert all(len(c) == 1 for c in commits.values()), f"the registration was changed after it was committed: {commits}"
+    assert len({c[0] for c in commits.values()}) == 1, "the registration and its twin were committed apart"
+    assert git("status", "--porcelain", "--", *REGISTRATION) == "", "the registration has uncommitted changes"
+    return commits[REGISTRATION[0]][0]
+
+
+def test_the_registration_names_an_analysis_commit_before_it(registered):
+    reg = json.loads((REPO / REGISTRATION[0]).read_text())
+    analysis = reg["analysis_commit"]
+    assert git("merge-base", "--is-ancestor", analysis, registered) == ""  # raises when it is not
+    assert analysis != registered and reg["cells"] == [list(c) for c in heldout.cells()]
+    assert 0 < reg["prediction"]["pooled_fraction"]["mrecg+brecq"] < reg["prediction"]["paper_at_held_out"]["mrecg+brecq"]
+
+
+def test_every_held_out_record_comes_after_the_registration(registered):
+    """A held-out record committed by a commit that does not descend from the registration is
+    refused; one not yet committed sits on a checkout that does."""
+    assert subprocess.run(["git", "merge-base", "--is-ancestor", registered, "HEAD"], cwd=REPO).returncode == 0
+    for record in records.load_records(REPO / "results", "mini", quiet=True):
+        if not heldout.is_held_out(record):
+            continue
+        path = f"results/mini/{record['key']}.json"
+        added = git("log", "--diff-filter=A", "--format=%H", "--", path).split()
+        for commit in added:
+            run = subprocess.run(["git", "merge-base", "--is-ancestor", registered, commit], cwd=REPO)
+            assert run.returncode == 0, f"{path} was added by {commit[:7]}, which does not descend from the " \
+                                        f"preregistration {registered[:7]}"
+
+
+def test_a_record_before_the_registration_is_refused(tmp_path):
+    """The check can fail: in a copy of history, a held-out record committed before the
+    registration is caught."""
+    def run(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+
+    run("init", "-q")
+    run("config", "user.email", "t@example.org")
+    run("config", "user.name", "t")
+    (tmp_path / "early.json").write_text("{}")
+    run("add", ".")
+    run("commit", "-qm", "a held-out record first")
+    early = run("rev-parse", "HEAD")
+    (tmp_path / "preregistration.json").write_text("{}")
+    run("add", ".")
+    run("commit", "-qm", "registration")
+    registration = run("rev-parse", "HEAD")
+    refused = subprocess.run(["git", "merge-base", "--is-ancestor", registration, early], cwd=tmp_path)
+    assert refused.returncode == 1
