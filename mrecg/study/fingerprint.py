@@ -33,12 +33,15 @@ RESOURCES = ("resources/paper/official_schemes.yaml", "resources/brecq/*.json", 
 # benchmarks/results/equivalence/<target>.json (benchmarks/equivalence_check.py), whose records cover the stamp.
 EQUIVALENT: dict[str, str] = {
     # The faithful grid's code (020f9608eb93; afa9c995a109 is the same code hashed before depthwise.py and the
-    # resources joined the hash) moved into layers: the records split from the numbers, each fact stated once,
-    # the hash taken of content instead of paths. 8 committed records recomputed from scratch on their machine
-    # type (Intel Xeon, 1 thread, torch 2.14.1, CPU), both stamps, both families, nearest, AdaRound, BRECQ, QDrop
-    # and the released MRECG, W2A4 / W3A3 / W2A2: every number bit-identical (2026-12-04).
-    "020f9608eb93": "2fc974c33426",
-    "afa9c995a109": "2fc974c33426",
+    # resources joined the hash) moved into layers -- the records split from the numbers, each fact stated once,
+    # the hash taken of content instead of paths -- then given the released range setups (act_init, default
+    # "ours"), the released loop's switches (off by default) and per-block weight bits (the toy's knob, off by
+    # default). 8 committed records recomputed from scratch on their machine type (Intel Xeon, 1 thread, torch
+    # 2.14.1, CPU), both stamps, both families, nearest, AdaRound, BRECQ, QDrop and the released MRECG, W2A4 /
+    # W3A3 / W2A2: every number bit-identical, after the layout alone (2fc974c33426.json) and after the rest
+    # (732a529b4905.json), 2026-12-04.
+    "020f9608eb93": "732a529b4905",
+    "afa9c995a109": "732a529b4905",
 }
 
 
