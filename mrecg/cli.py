@@ -48,8 +48,8 @@ def config_overrides(args: argparse.Namespace) -> dict:
 def cmd_data(args: argparse.Namespace) -> None:
     for split in ("train", "test"):
         images, labels = data.load_fashion_mnist_arrays(split, args.root, download=args.download)
-        counts = [int(c) for c in labels.bincount()]
-        print(f"fashion_mnist {split}: {len(labels)} images {tuple(images.shape[1:])}, per class {counts}")
+        print(f"fashion_mnist {split}: {len(labels)} images {tuple(images.shape[1:])}, "
+              f"per class {[int(c) for c in labels.bincount()]}")
     print(f"read from {data.find_fashion_mnist(args.root)}")
 
 
@@ -73,8 +73,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from .evaluation import evaluate
 
     check_device(args.device)
-    loader = data.evaluation_loader(args.preset, args.data_root, args.workers)  # before any weights are fetched
-    top1 = evaluate(models.load(args.model, models.variant(args.preset), args.weights), loader, args.device)
+    if args.preset == "paper":
+        data.require_imagenet(args.data_root)  # before any weights are fetched
+    top1 = evaluate(models.load(args.model, models.variant(args.preset), args.weights),  # weights before data
+                    data.evaluation_loader(args.preset, args.data_root, args.workers), args.device)
     print(f"{args.model} ({args.preset}): top-1 {top1:.2f}%")
 
 

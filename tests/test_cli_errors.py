@@ -46,7 +46,7 @@ def test_a_download_without_network_is_one_line_and_leaves_no_folders(tmp_path):
 
 def test_paper_weights_without_data_root_fail_before_downloading_and_without_network_in_one_line(tmp_path):
     one_line_error(mrecg("eval", "--model", "resnet18", "--preset", "paper", "--weights", "IMAGENET1K_V1",
-                         env=OFFLINE), "the paper preset evaluates on ImageNet")
+                         env=OFFLINE), "the paper preset needs ImageNet")
     (tmp_path / "imagenet" / "val").mkdir(parents=True)
     env = {**OFFLINE, "TORCH_HOME": str(tmp_path / "torch")}
     one_line_error(mrecg("eval", "--model", "resnet18", "--preset", "paper", "--weights", "IMAGENET1K_V1",

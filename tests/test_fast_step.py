@@ -178,7 +178,7 @@ def test_trace_and_the_loss_keyword():
         return (pred - tgt).abs().mean()
 
     trace = reconstruct(unit, x, x, target, iters=10, generator=torch.Generator().manual_seed(0), trace_every=3,
-                        on_trace=lambda t, loss: seen.append((t, loss)), loss=l1, **KW)
+                        on_trace=lambda t, loss: seen.append((t, loss)), **{**KW, "loss": l1})
     assert len(calls) == 10 and [t for t, _, _ in trace.points] == [0, 3, 6, 9]
     assert seen == [(t, r) for t, r, _ in trace.points]
     assert [g == 0 for _, _, g in trace.points] == [True, False, False, False]  # regulariser on from step 2

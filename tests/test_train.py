@@ -60,6 +60,6 @@ def test_cli_bad_input_is_one_line_and_exit_code_2():
     )
     assert run.returncode == 2
     assert run.stderr.strip() == (
-        "mrecg eval: error: the paper preset evaluates on ImageNet: pass --data-root /path/to/imagenet "
-        "(the folder holding train/ and val/)"
+        "mrecg eval: error: the paper preset needs ImageNet: pass its root, the folder holding train/ and val/ "
+        "(--data-root, or -p data_root in a notebook)"
     )

@@ -59,7 +59,8 @@ def records(study: Study, results_dir: str | os.PathLike, chosen: Sequence[Setti
     for setting in chosen:
         for seed in seeds(study):
             def make(setting=setting, seed=seed) -> dict:
-                return {**toy.run(setting, seed, study.preset, study.data_root), **stored_records.stamp("cpu", TOY)}
+                with toy.one_thread():  # the stamp says the thread count the numbers were computed with
+                    return {**toy.run(setting, seed, study.preset, study.data_root), **stored_records.stamp("cpu", TOY)}
 
             out.append(stored_records.read_or_compute(record_path(study.preset, results_dir, setting, seed), make,
                                                       force, recompute_stale, TOY))

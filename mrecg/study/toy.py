@@ -17,9 +17,10 @@ the theorem's claims (:func:`claims`). Caching is the caller's (``mrecg.figures.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -104,9 +105,26 @@ def _test_loader(data_root: str | None) -> data.TensorLoader:
     return data.TensorLoader(data.TensorDataset(test.images[:TEST_IMAGES], test.labels[:TEST_IMAGES]), batch_size=500)
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """The toy computes on one CPU thread: a reduction split over threads sums in another order, and
+    the trained toy (so every number after it) would differ between a 1- and a 2-thread process."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @lru_cache(maxsize=2)
 def trained_model(data_root: str | None = None) -> tuple[MobileNetV2, float]:
     """The trained float toy (computed once per process; treat it as read-only) and its test top-1."""
+    with one_thread():
+        return _train(data_root)
+
+
+def _train(data_root: str | None) -> tuple[MobileNetV2, float]:
     train = _fashion_mnist("train", data_root)
     x, y = train.images[: TRAIN["images"]], train.labels[: TRAIN["images"]]
     model = toy_model(TRAIN["seed"]).train()
@@ -152,6 +170,11 @@ def config(setting: Setting, seed: int, preset: str) -> PTQConfig:
 def run(setting: Setting, seed: int, preset: str = "mini", data_root: str | None = None) -> dict:
     """Quantize the trained toy at ``setting`` with calibration seed ``seed``: the run's record
     (per-element errors on a held-out batch, unit losses, ModCap, scheme, top-1)."""
+    with one_thread():
+        return _run(setting, seed, preset, data_root)
+
+
+def _run(setting: Setting, seed: int, preset: str, data_root: str | None) -> dict:
     model, fp_top1 = trained_model(data_root)
     sizes = PRESETS[preset]
     calib = data.calibration_set(_fashion_mnist("train", data_root), sizes.calib_size + sizes.holdout_size, seed)
