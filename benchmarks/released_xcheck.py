@@ -21,7 +21,8 @@ batch 32, one thread, and are evaluated on the same test set:
   reconstruction (first layer skipped, as released), activation ranges on 64 images, then step
   learning (``--iters`` each; lrs 1e-3 and its default 4e-4).
 * ours: ``mrecg.recon.ptq.quantize`` with the same sizes and lrs (1e-3 / 4e-5), ``act_init`` as asked, and
-  ``--variant`` switching on the released loop's choices (:data:`mrecg.recon.loop.RELEASED_LOOP`).
+  ``--variant`` switching on the released code's choices (:data:`VARIANTS`: the loop's,
+  :data:`mrecg.recon.loop.RELEASED_LOOP`, and the stem's loss taken before the max-pool).
 
 Each run appends one JSON line to ``--out`` (default ``benchmarks/results/released_xcheck.jsonl``);
 rows already there (same impl, code, method, bits, seed, iters, lr, act_init, variant) are skipped,
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import dataclasses
 import io
 import json
 import logging
@@ -42,7 +44,7 @@ import sys
 import time
 import types
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -62,6 +64,8 @@ CALIB, HOLDOUT, INIT_QDROP, INIT_BRECQ = 1024, 256, 256, 64
 BATCH, W_LR, A_LR, A_LR_BRECQ = 32, 1e-3, 4e-5, 4e-4
 REPOS = {"qdrop": "wimh966/QDrop", "brecq": "yhhhli/BRECQ"}
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "released_xcheck.jsonl"
+# The released code's choices that our side can switch on: the loop's, and the stem's loss before the max-pool.
+VARIANTS = RELEASED_LOOP + ("stem_before_pool",)
 ROW_KEY = ("impl", "code", "method", "bits", "seed", "iters", "lr", "act_init", "variant")
 
 
@@ -130,20 +134,34 @@ def machine() -> dict:
 
 # ----- ours -----------------------------------------------------------------------------------------
 
+def stem_before_pool(partition: Callable) -> Callable:
+    """``partition`` with the stem unit reconstructed as the released code does: its conv layer
+    (with ReLU and output quantizer) against the float stem's output before the max-pool."""
+    def units(*args, **kwargs) -> list:
+        out = partition(*args, **kwargs)
+        if out and out[0].layer is None and out[0].elements == (0,):
+            out[0] = dataclasses.replace(out[0], layer="0")
+        return out
+    return units
+
+
 def run_ours(method: str, w: int, a: int, seed: int, iters: int, act_init: str, variant: tuple[str, ...]) -> float:
-    """Top-1 of our ``method`` at the benchmark's sizes, with the released loop's ``variant`` choices."""
+    """Top-1 of our ``method`` at the benchmark's sizes, with the released code's ``variant`` choices."""
     import mrecg.recon.ptq as ptq
     from mrecg.recon.loop import reconstruct
 
     cfg = PTQConfig(method=method, w_bits=w, a_bits=a, iters=iters, batch_size=BATCH, calib_size=CALIB,
                     holdout_size=HOLDOUT, init_size=INIT_QDROP, w_lr=W_LR, a_lr=A_LR, seed=seed, act_init=act_init)
     calib, loader = inputs(seed)
-    original = ptq.reconstruct
-    ptq.reconstruct = lambda *a_, **k: reconstruct(*a_, **k, released=frozenset(variant))
+    originals = ptq.reconstruct, ptq.partition
+    loop = frozenset(variant) & set(RELEASED_LOOP)
+    ptq.reconstruct = lambda *a_, **k: reconstruct(*a_, **k, released=loop)
+    if "stem_before_pool" in variant:
+        ptq.partition = stem_before_pool(ptq.partition)
     try:
         q, _ = quantize(models.load(MODEL, "mini"), calib, cfg, progress=False)
     finally:
-        ptq.reconstruct = original
+        ptq.reconstruct, ptq.partition = originals
     return evaluate(q, loader)
 
 
@@ -326,7 +344,7 @@ def compute(row: dict, roots: dict[str, Path]) -> float:
 def configuration(row: dict) -> str:
     if row["impl"] == "released":
         return f"released ({row['code'].split('@')[0]})"
-    loop = ", released loop: " + " + ".join(row["variant"]) if row["variant"] else ""
+    loop = ", released choices: " + " + ".join(row["variant"]) if row["variant"] else ""
     return f"ours, act_init={row['act_init']}{loop}"
 
 
@@ -364,8 +382,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--impl", nargs="+", choices=("ours", "released"), default=["ours", "released"])
     p.add_argument("--iters", type=int, default=500)
     p.add_argument("--act-init", default="ours", choices=("ours", "qdrop", "mqbench"), help="our side's range setup")
-    p.add_argument("--variant", nargs="*", default=[], choices=RELEASED_LOOP,
-                   help="released loop choices switched on for our side")
+    p.add_argument("--variant", nargs="*", default=[], choices=VARIANTS,
+                   help="released code choices switched on for our side")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--table", action="store_true", help="print the stored rows of --out as a markdown table and exit")
     return p

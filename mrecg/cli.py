@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import data, methods, models
 from .config import PRESETS, ConfigError, PTQConfig, check_device, knobs, parse_bits, parse_scheme
-from .study.notebooks import DRIVER_PARAMETERS
+from .study.notebooks import DRIVER_PARAMETERS, write_all
 
 
 def arg_type(parse: typing.Callable) -> typing.Callable:
@@ -155,8 +155,6 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
 
 def cmd_notebooks(args: argparse.Namespace) -> None:
-    from .study.notebooks import write_all
-
     print("\n".join(str(p) for p in write_all()) or "every notebook matches its source")
 
 

@@ -65,3 +65,16 @@ def test_ours_writes_a_row_and_resumes(xcheck, capsys, tmp_path):
     capsys.readouterr()
     assert xcheck.main(argv) == 0  # the stored row is not computed again
     assert "stored" in capsys.readouterr().out and len(out.read_text().splitlines()) == 1
+
+
+def test_stem_before_pool_makes_the_stem_a_layer_unit(xcheck):
+    from mrecg.units import build_chain, partition
+
+    from mrecg import models
+
+    q = build_chain(models.load("resnet18", "mini"), 2, 2)
+    ours, released = partition(q, "block"), xcheck.stem_before_pool(partition)(q, "block")
+    assert (ours[0].elements, ours[0].layer) == ((0,), None)  # ours: the stem with its max-pool
+    assert (released[0].elements, released[0].layer) == ((0,), "0")  # the conv layer, before the max-pool
+    assert type(q.elements[0].get_submodule("0")).__name__ == "QuantLayer"
+    assert released[1:] == ours[1:]
