@@ -245,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM during a sweep: the sweep said what it kept
+        return 128 + getattr(e, "signum", 2)
     except BrokenPipeError:  # `mrecg results --csv | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
