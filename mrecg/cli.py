@@ -24,6 +24,7 @@ from .config import (
     parse_bits,
     parse_scheme,
 )
+from .study.executors import ExecutorChoice
 from .study.notebooks import DRIVER_PARAMETERS
 
 
@@ -159,7 +160,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
     check_device(args.device)
     reproduce(**{name: getattr(args, name) for name in DRIVER_PARAMETERS}, notebooks=not args.compute_only,
-              models=args.models, stop_after=args.stop_after)
+              models=args.models, stop_after=args.stop_after, executor=ExecutorChoice.from_args(args))
 
 
 def cmd_notebooks(args: argparse.Namespace) -> None:
@@ -236,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", help="only these models' runs (with --compute-only), to split a grid")
     p.add_argument("--stop-after", type=float, metavar="MINUTES", help="start no run expected to end later than "
                    "this (with --compute-only): the runs that would be cut off are left for the next call")
+    ExecutorChoice.add_flags(p)
 
     command("notebooks", cmd_notebooks, "rebuild notebooks/*.ipynb from their sources (notebooks/*.py)", model=False)
     return parser

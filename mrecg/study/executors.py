@@ -15,8 +15,9 @@ are an optional extra (``pip install -e ".[cluster]"``); the core install does n
 
 from __future__ import annotations
 
+import argparse
 import ctypes
-import importlib.util
+import importlib
 import os
 import shutil
 import signal
@@ -50,6 +51,20 @@ class ExecutorChoice:
     gpus: int | None = None  # slurm: jobs of one GPU each
     runs_per_gpu: int = 1  # slurm: worker processes sharing one GPU
 
+    @staticmethod
+    def add_flags(parser: argparse.ArgumentParser) -> None:
+        """The flags of ``mrecg reproduce`` that choose the executor."""
+        parser.add_argument("--executor", default="local", help="local (default: this machine), dask (the workers "
+                            f"of --scheduler) or slurm (dask-jobqueue GPU jobs); dask and slurm need: {EXTRA}")
+        parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="a running Dask scheduler (dask)")
+        parser.add_argument("--partition", help="the Slurm partition of the GPU jobs (slurm)")
+        parser.add_argument("--gpus", type=int, help="Slurm jobs of one GPU each (slurm)")
+        parser.add_argument("--runs-per-gpu", type=int, default=1, help="runs sharing one GPU (slurm; default 1)")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "ExecutorChoice":
+        return cls(args.executor, args.scheduler, args.partition, args.gpus, args.runs_per_gpu)
+
     def check(self) -> None:
         """Every bad choice in one line, before any job is submitted."""
         if self.kind not in KINDS:
@@ -59,24 +74,29 @@ class ExecutorChoice:
                 raise ExecutorError("--scheduler goes with --executor dask; --partition, --gpus and --runs-per-gpu "
                                     "with --executor slurm")
             return
-        module, package = ENGINE[self.kind]
-        if importlib.util.find_spec(module) is None:
-            raise ExecutorError(f"--executor {self.kind} needs the {package} package, which the cluster extra "
-                                f"installs: {EXTRA}")
-        if self.kind == "dask":
-            if not self.scheduler:
-                raise ExecutorError("--executor dask needs --scheduler tcp://HOST:PORT (a running Dask scheduler)")
-            reachable(self.scheduler)
-        else:
+        if self.kind == "dask" and (self.partition or self.gpus is not None or self.runs_per_gpu != 1):
+            raise ExecutorError("--partition, --gpus and --runs-per-gpu go with --executor slurm; the workers of a "
+                                "Dask scheduler set their own (dask worker --nworkers N, one per run on a GPU)")
+        if self.kind == "dask" and not self.scheduler:
+            raise ExecutorError("--executor dask needs --scheduler tcp://HOST:PORT (a running Dask scheduler)")
+        if self.kind == "slurm":
             if not self.partition:
                 raise ExecutorError("--executor slurm needs --partition (the Slurm partition of the GPU jobs)")
             if self.gpus is None or self.gpus < 1:
                 raise ExecutorError(f"--gpus must be at least 1 with --executor slurm, got {self.gpus}")
             if self.runs_per_gpu < 1:
                 raise ExecutorError(f"--runs-per-gpu must be at least 1, got {self.runs_per_gpu}")
-            if shutil.which("sbatch") is None:
-                raise ExecutorError("--executor slurm submits jobs with sbatch, which is not on PATH here; run it "
-                                    "on the cluster's login node")
+        module, package = ENGINE[self.kind]
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise ExecutorError(f"--executor {self.kind} needs the {package} package, which the cluster extra "
+                                f"installs: {EXTRA}") from None
+        if self.kind == "dask":
+            reachable(self.scheduler)
+        elif shutil.which("sbatch") is None:
+            raise ExecutorError("--executor slurm submits jobs with sbatch, which is not on PATH here; run it on "
+                                "the cluster's login node")
 
 
 def reachable(address: str, timeout: float = 5.0) -> None:
