@@ -158,7 +158,8 @@ def cmd_modcap(args: argparse.Namespace) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from .reproduce import reproduce  # imports every figure module: only when asked for
 
-    check_device(args.device)
+    if args.executor == "local":  # a cluster's GPUs are its workers', not this machine's
+        check_device(args.device)
     reproduce(**{name: getattr(args, name) for name in DRIVER_PARAMETERS}, notebooks=not args.compute_only,
               models=args.models, stop_after=args.stop_after, executor=ExecutorChoice.from_args(args))
 

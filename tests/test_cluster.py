@@ -37,8 +37,12 @@ def stored(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as local, distributed.Client(local) as client:
+    """Two worker processes over loopback, not daemonic (what mrecg asks of any cluster's workers)."""
+    import dask
+
+    with dask.config.set({"distributed.worker.daemon": False}), distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as local, \
+            distributed.Client(local) as client:
         yield ExecutorChoice("dask", scheduler=local.scheduler_address), client
 
 

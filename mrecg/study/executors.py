@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import importlib
+import multiprocessing
 import os
 import shutil
 import signal
@@ -27,7 +28,6 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import get_context
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -142,8 +142,8 @@ def die_with_parent(parent: int) -> None:
 @contextmanager
 def local_pool(workers: int) -> Iterator[Pool]:
     """``workers`` processes of this machine, started fresh (spawn), one core share of threads each."""
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=die_with_parent,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
 
     def kill() -> None:
         for process in list((getattr(pool, "_processes", None) or {}).values()):
@@ -154,9 +154,21 @@ def local_pool(workers: int) -> Iterator[Pool]:
         yield Pool(pool, lambda: workers, kill, max(1, (os.cpu_count() or 1) // workers))
 
 
+NOT_DAEMONIC = "DASK_DISTRIBUTED__WORKER__DAEMON=False"  # a worker's environment: its runs may start processes
+
+
+def daemonic() -> bool:
+    return multiprocessing.current_process().daemon
+
+
 @contextmanager
 def dask_pool(client) -> Iterator[Pool]:
-    """The workers of a Dask ``client``'s scheduler, one run per worker thread, one torch thread per run."""
+    """The workers of a Dask ``client``'s scheduler, one run per worker thread, one torch thread per run.
+    A daemonic worker (Dask's default) cannot start the data-loading processes of an ImageNet run: refused
+    before any run is submitted."""
+    if any(client.run(daemonic).values()):
+        raise ExecutorError(f"the Dask workers are daemonic, and a run's data loaders start processes: start "
+                            f"them with {NOT_DAEMONIC} in their environment")
     executor = client.get_executor()
     try:
         yield Pool(executor, lambda: max(1, sum(client.nthreads().values())), lambda: executor.shutdown(wait=False), 1)
@@ -183,7 +195,8 @@ def open_pool(choice: ExecutorChoice, workers: int) -> Iterator[Pool]:
     n = choice.runs_per_gpu
     memory = dask.config.get("jobqueue.slurm.memory", None) or f"{RUN_MEMORY_GB * n}GB"
     with SLURMCluster(queue=choice.partition, cores=n, processes=n, memory=memory,
-                      job_extra_directives=["--gres=gpu:1"]) as cluster, Client(cluster) as client:
+                      job_extra_directives=["--gres=gpu:1"], job_script_prologue=[f"export {NOT_DAEMONIC}"]
+                      ) as cluster, Client(cluster) as client:
         cluster.scale(jobs=choice.gpus)
         with dask_pool(client) as pool:
             pool.slots = lambda: choice.gpus * n  # jobs still queued count: the scheduler holds their runs
