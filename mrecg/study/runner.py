@@ -23,7 +23,7 @@ import statistics
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,18 +297,24 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
                     finished(spec)
             else:
                 with open_pool(executor, workers) as pool:
+                    in_flight = {}
                     try:
-                        in_flight = {}
-                        while True:
-                            while len(in_flight) < pool.slots() and (spec := next_spec()) is not None:
-                                in_flight[pool.executor.submit(compute_in_worker, spec, passes(spec),
-                                                               pool.threads)] = spec
-                            if not in_flight:
-                                break
-                            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                            for future in done:
-                                spec = in_flight.pop(future)
-                                keep(spec, future.result())
+                        try:
+                            while True:
+                                while len(in_flight) < pool.slots() and (spec := next_spec()) is not None:
+                                    in_flight[pool.executor.submit(compute_in_worker, spec, passes(spec),
+                                                                   pool.threads)] = spec
+                                if not in_flight:
+                                    break
+                                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                                for future in done:
+                                    spec = in_flight.pop(future)
+                                    keep(spec, future.result())
+                        except Exception:  # a run failed: the others in flight finish and are kept
+                            for future in as_completed(in_flight):
+                                if future.exception() is None:
+                                    keep(in_flight[future], future.result())
+                            raise
                     except KeyboardInterrupt:
                         pool.kill()  # before anything else: a worker must not outlive the stop
                         raise
