@@ -75,7 +75,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing(cluster, pooled, tmp_path):
     pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
     os.kill(pid, signal.SIGKILL)  # its nanny starts a new one; the scheduler reruns its run elsewhere
     sweep.join(timeout=900)
-    assert done[-1] == [] and [d for d in done[:-1]] == [1, 2, 3, 4]  # every run ended once
+    assert done[-1] == [] and [d for d in done[:-1] if d] == [1, 2, 3, 4]  # every run ended once (0: an ETA first)
     records = stored(tmp_path)
     assert sorted(records) == sorted(f"{s.key()}.json" for s in SPECS)  # no temporary file, none missing
     assert all(numbers(json.loads(b)) == numbers(pooled[Path(n).stem]) for n, b in records.items())
