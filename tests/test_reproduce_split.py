@@ -19,3 +19,4 @@ def test_a_split_computes_only_its_models_and_records_the_split(tmp_path):
     manifest = json.loads((tmp_path / "smoke" / "manifest.json").read_text())
     assert manifest["computations"][-1]["models"] == ["resnet18"] == summary["models"]
     assert summary["computed_runs"] == len(records)
+    assert manifest["computations"][-1]["worker_machines"] == [records[0]["machine"]]  # one machine computed all
