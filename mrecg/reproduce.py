@@ -31,10 +31,10 @@ from typing import Sequence
 from . import data
 from .figures import all_specs, toy
 from .study import paths, records, runner
+from .study.executors import ExecutorChoice
 from .study.fingerprint import code_fingerprint
 from .study.notebooks import execute, figure_notebooks
 from .study.runner import say
-from .study.executors import ExecutorChoice
 from .study.runs import RunSpec
 from .study.storage import save_json
 from .study.sweeps import Study, StudyError

@@ -74,8 +74,8 @@ def test_stop_kills_the_workers_keeps_what_finished_and_resumes(tmp_path):
         assert driver.wait(timeout=60) == 128 + signal.SIGTERM
         kept = records(tmp_path)
         line = [x for x in driver.stderr.read().splitlines() if "stopped:" in x]
-        assert line == [f"[mrecg] stopped: {len(kept)} finished records kept, {4 - len(kept)} runs left "
-                        "(in flight ones discarded); the same call computes them"]
+        assert line == [(f"[mrecg] stopped: {len(kept)} finished records kept, {4 - len(kept)} runs left "
+                         "(in flight ones discarded); the same call computes them")]
         time.sleep(5)
         assert not [p for p in pool if alive(p)]
         assert records(tmp_path) == kept and len(kept) < 4

@@ -62,7 +62,7 @@ class ExecutorChoice:
         parser.add_argument("--runs-per-gpu", type=int, default=1, help="runs sharing one GPU (slurm; default 1)")
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "ExecutorChoice":
+    def from_args(cls, args: argparse.Namespace) -> ExecutorChoice:
         return cls(args.executor, args.scheduler, args.partition, args.gpus, args.runs_per_gpu)
 
     def check(self) -> None:
