@@ -158,8 +158,6 @@ def cmd_modcap(args: argparse.Namespace) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from .reproduce import reproduce  # imports every figure module: only when asked for
 
-    if args.executor == "local":  # a cluster's GPUs are its workers', not this machine's
-        check_device(args.device)
     reproduce(**{name: getattr(args, name) for name in DRIVER_PARAMETERS}, notebooks=not args.compute_only,
               models=args.models, stop_after=args.stop_after, executor=ExecutorChoice.from_args(args))
 
@@ -248,8 +246,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM during a sweep: the sweep said what it kept
-        return 128 + getattr(e, "signum", 2)
     except BrokenPipeError:  # `mrecg results --csv | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import data
+from .config import check_device
 from .figures import all_specs, toy
 from .study import paths, records, runner
 from .study.executors import ExecutorChoice
@@ -97,6 +98,8 @@ def check_request(study: Study, notebooks_too: bool, models: Sequence[str] | Non
                   executor: ExecutorChoice = ExecutorChoice()) -> None:
     """Every bad combination of options, in one line, before anything is read or computed."""
     executor.check()
+    if executor.kind == "local":  # a cluster's GPUs are its workers', not this machine's
+        check_device(study.device)
     if models and notebooks_too:
         raise StudyError("models splits a grid across machines; use it with --compute-only")
     if stop_after is not None and notebooks_too:

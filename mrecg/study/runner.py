@@ -160,7 +160,10 @@ class Stopped(KeyboardInterrupt):
 
 @contextmanager
 def stopped_by_signals() -> Iterator[None]:
-    """SIGTERM (what ``kill`` and batch systems send) stops a sweep the way SIGINT does."""
+    """SIGINT or SIGTERM (what ``kill`` and batch systems send) unwinds a sweep as :class:`Stopped`.
+    Once it has unwound, a signal whose handler was Python's default is delivered again with the
+    system's default action: the process ends as killed by it (exit 130 or 143, no traceback); a
+    caller with its own handler (a notebook kernel) gets the exception instead."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread can take signals; its caller's handlers stay
         return
@@ -171,6 +174,11 @@ def stopped_by_signals() -> Iterator[None]:
     before = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+    except Stopped as e:
+        if before[e.signum] in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(e.signum, signal.SIG_DFL)
+            os.kill(os.getpid(), e.signum)
+        raise
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
