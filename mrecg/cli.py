@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import data, methods, models
 from .config import PRESETS, ConfigError, PTQConfig, check_device, knobs, parse_bits, parse_scheme
+from .study.executors import ExecutorChoice
 from .study.notebooks import DRIVER_PARAMETERS, write_all
 
 
@@ -149,9 +150,8 @@ def cmd_modcap(args: argparse.Namespace) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from .reproduce import reproduce  # imports every figure module: only when asked for
 
-    check_device(args.device)
     reproduce(**{name: getattr(args, name) for name in DRIVER_PARAMETERS}, notebooks=not args.compute_only,
-              models=args.models, stop_after=args.stop_after)
+              models=args.models, stop_after=args.stop_after, executor=ExecutorChoice.from_args(args))
 
 
 def cmd_notebooks(args: argparse.Namespace) -> None:
@@ -226,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", help="only these models' runs (with --compute-only), to split a grid")
     p.add_argument("--stop-after", type=float, metavar="MINUTES", help="start no run expected to end later than "
                    "this (with --compute-only): the runs that would be cut off are left for the next call")
+    ExecutorChoice.add_flags(p)
 
     command("notebooks", cmd_notebooks, "rebuild notebooks/*.ipynb from their sources (notebooks/*.py)", model=False)
     return parser

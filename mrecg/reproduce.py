@@ -19,6 +19,7 @@ command runs) call :func:`reproduce`, which is four named steps:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -28,8 +29,10 @@ from pathlib import Path
 from typing import Sequence
 
 from . import data
+from .config import check_device
 from .figures import all_specs, toy
 from .study import paths, records, runner
+from .study.executors import ExecutorChoice
 from .study.fingerprint import code_fingerprint
 from .study.notebooks import execute, figure_notebooks
 from .study.runner import say
@@ -91,8 +94,12 @@ class Plan:
         return [s for group in self.per_notebook.values() for s in group]
 
 
-def check_request(study: Study, notebooks_too: bool, models: Sequence[str] | None, stop_after: float | None) -> None:
+def check_request(study: Study, notebooks_too: bool, models: Sequence[str] | None, stop_after: float | None,
+                  executor: ExecutorChoice = ExecutorChoice()) -> None:
     """Every bad combination of options, in one line, before anything is read or computed."""
+    executor.check()
+    if executor.kind == "local":  # a cluster's GPUs are its workers', not this machine's
+        check_device(study.device)
     if models and notebooks_too:
         raise StudyError("models splits a grid across machines; use it with --compute-only")
     if stop_after is not None and notebooks_too:
@@ -124,7 +131,8 @@ def stale_keys(the_plan: Plan) -> list[str]:
 
 
 def compute_grid(the_plan: Plan, study: Study, force: bool, recompute_stale: bool, workers: int | None,
-                    deadline: float | None, with_toy: bool) -> tuple[set[str], list[RunSpec], list[RunSpec]]:
+                 deadline: float | None, with_toy: bool, executor: ExecutorChoice = ExecutorChoice()
+                 ) -> tuple[set[str], list[RunSpec], list[RunSpec]]:
     """Step 2: the missing runs, cell by cell, then the toy (``with_toy``, and only when no run is
     left: a split or cut-short computation leaves the toy to a whole one). Returns the keys
     computed, the runs that were to compute and those left for a later call (a deadline)."""
@@ -134,7 +142,7 @@ def compute_grid(the_plan: Plan, study: Study, force: bool, recompute_stale: boo
     cell = cells(the_plan.per_notebook)
     left = runner.compute_missing(todo, the_plan.results, force or recompute_stale, workers,
                           report=runner.terminal_reporter(f"{study.preset}: "), deadline=deadline,
-                          group=lambda s: cell[s.key()]) if todo else []
+                          group=lambda s: cell[s.key()], executor=executor) if todo else []
     computed = {s.key() for s in todo} - {s.key() for s in left}
     if with_toy and not left:
         chosen = toy.settings(study)
@@ -160,6 +168,15 @@ def execute_notebooks(the_plan: Plan, computed: set[str], executed: Path, parame
     return done
 
 
+def worker_machines(the_plan: Plan, computed: set[str]) -> list[dict]:
+    """Every distinct machine (CPU, threads, device, torch, platform) that computed a run of this call."""
+    seen = {}
+    for key in sorted(computed & set(the_plan.by_key)):
+        record = records.read_record(records.record_path(the_plan.by_key[key], the_plan.results))
+        seen.setdefault(json.dumps(record["machine"], sort_keys=True), record["machine"])
+    return list(seen.values())
+
+
 def record_computation(summary: dict, study: Study, results: Path) -> Path:
     """Step 4: a computation is appended to the preset's manifest; a re-plot is recorded apart."""
     if summary["computed_runs"]:
@@ -174,14 +191,16 @@ def record_computation(summary: dict, study: Study, results: Path) -> Path:
 def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "auto", data_root: str | None = None,
               results_dir: str | None = None, figures_dir: str | None = None, executed_dir: str | None = None,
               seeds=None, force: bool = False, recompute_stale: bool = False, workers: int | None = None,
-              notebooks: bool = True, models: Sequence[str] | None = None, stop_after: float | None = None) -> dict:
+              notebooks: bool = True, models: Sequence[str] | None = None, stop_after: float | None = None,
+              executor: ExecutorChoice = ExecutorChoice()) -> dict:
     """Compute what is missing, execute the notebooks, record the computation. Returns the
     summary that went into the manifest (or the re-plot record).
     ``models`` computes only those models' runs, so that one grid can be split across machines
     (whole models, so that a model's paired comparisons share a machine when the split finishes).
-    ``stop_after`` (minutes): start no run expected to end later; the rest is left for a later call."""
+    ``stop_after`` (minutes): start no run expected to end later; the rest is left for a later call.
+    ``executor``: where the runs are computed (:mod:`mrecg.study.executors`; default this machine's pool)."""
     study = Study(preset, seeds, data_root, device, cache_device)
-    check_request(study, notebooks, models, stop_after)
+    check_request(study, notebooks, models, stop_after, executor)
     results = paths.results_dir(results_dir)
     figures = paths.figures_dir(preset, figures_dir)
     executed = paths.executed_dir(preset, executed_dir)
@@ -197,7 +216,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
                                           "reading them; pass recompute_stale to recompute"))
     t0 = time.perf_counter()
     computed, todo, left = compute_grid(the_plan, study, force, recompute_stale, workers, deadline,
-                                           with_toy=not models)
+                                        with_toy=not models, executor=executor)
     compute_seconds = time.perf_counter() - t0
     if left:
         say(f"{len(left)} runs left for a later call (the same command): started, they were not expected to end "
@@ -211,6 +230,8 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{records.cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
         "workers": workers or (runner.default_workers(todo) if todo else None),
+        **({"executor": {k: v for k, v in vars(executor).items() if v is not None}} if executor.kind != "local"
+           else {}), "worker_machines": worker_machines(the_plan, computed),
         "computed_runs": len(computed), **({"runs_left": len(left)} if left else {}),
         "stale_runs_read": 0 if recompute_stale else len(stale),
         "compute_wall_seconds": round(compute_seconds, 1),

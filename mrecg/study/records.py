@@ -21,7 +21,7 @@ import platform
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 
@@ -108,14 +108,18 @@ def read_or_compute(path: Path, make: Callable[[], dict], force: bool = False, r
     return record
 
 
-def compute_record(spec: RunSpec, progress: bool = True, results_dir: str | Path | None = None) -> dict:
+def compute_record(spec: RunSpec, progress: bool = True, results_dir: str | Path | None = None,
+                   passes: Mapping[str, dict] | None = None) -> dict:
     """The record of ``spec`` computed here (not stored): its numbers, its spec and configuration,
-    and the stamp of the code and machine. With ``results_dir``, the data-dependent ModCap pass it
-    needs is read from (or stored in) that folder like any run; without, it is computed inside."""
+    and the stamp of the code and machine. The data-dependent ModCap pass it needs is taken from
+    ``passes`` (pass key -> record: what a worker without the results folder is handed), else read
+    from (or stored in) ``results_dir`` like any run; with neither, it is computed inside."""
     def pass_losses(pass_spec: RunSpec) -> list[float]:
-        return [u["loss"] for u in run(pass_spec, results_dir, progress=progress)["units"] if u["blocks"]]
+        given = (passes or {}).get(pass_spec.key())
+        record = given if given is not None else run(pass_spec, results_dir, progress=progress)
+        return [u["loss"] for u in record["units"] if u["blocks"]]
 
-    numbers = compute(spec, progress, pass_losses if results_dir is not None else None)
+    numbers = compute(spec, progress, pass_losses if results_dir is not None or passes else None)
     return {"key": spec.key(), "spec": spec.to_dict(), "config": spec.resolved().to_dict(), **numbers,
             **stamp(spec.resolved().device)}
 

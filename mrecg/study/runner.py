@@ -6,26 +6,32 @@ with two threads on 2 cores); GPU runs go one at a time. The runs a sweep needs 
 into the cached and the missing ones; the missing ones are scheduled longest-first (estimated
 from their configuration, so the pool does not idle at its tail on one long run; by group first
 where the caller groups them, :func:`schedule`), a
-data-dependent ModCap pass before the runs that need it, each distinct pass once. Every worker
-stores its record atomically as it finishes, so an interrupted sweep keeps every finished run; a
-sweep given a deadline (:func:`compute_missing`) starts only runs expected to finish before it, so that a
-machine lent for a few hours spends none of them on a run that will be cut off.
+data-dependent ModCap pass before the runs that need it, each distinct pass once. The runs go to an
+executor (:mod:`mrecg.study.executors`: this machine's pool, or a Dask cluster); a worker returns
+its record and the driver stores it atomically as it comes back, so an interrupted sweep keeps every
+finished run, and a stopped one (SIGINT, SIGTERM) kills its workers and discards the runs in flight:
+no record can appear after the stop. A sweep given a deadline (:func:`compute_missing`) starts only
+runs expected to finish before it, so that a machine lent for a few hours spends none of them on a
+run that will be cut off.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import sys
+import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, as_completed, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from . import paths
-from .records import cpu_model, is_stale, load_records, run, stored
+from .executors import ExecutorChoice, open_pool
+from .records import compute_record, cpu_model, is_stale, load_records, read_or_compute, record_path, run, stored
 from .runs import RunSpec
 
 # Relative cost of one iteration of a block unit per model (measured mini step times, ResNet-18 = 1).
@@ -135,11 +141,47 @@ class Timing:
         return None
 
 
-def _run_in_worker(spec: RunSpec, results_dir: str, force: bool, threads: int) -> dict:
+def compute_in_worker(spec: RunSpec, passes: dict[str, dict], threads: int) -> dict:
+    """A run's record, computed wherever the executor placed it (``passes``: the ModCap pass records
+    it needs, handed over by the driver). It writes nothing: the driver stores what it returns."""
     import torch
 
     torch.set_num_threads(threads)
-    return run(spec, results_dir, force=force, progress=False)
+    return compute_record(spec, progress=False, passes=passes)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM during a sweep: it unwinds like Ctrl-C (``signum`` says which)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGINT or SIGTERM (what ``kill`` and batch systems send) unwinds a sweep as :class:`Stopped`.
+    Once it has unwound, a signal whose handler was Python's default is delivered again with the
+    system's default action: the process ends as killed by it (exit 130 or 143, no traceback); a
+    caller with its own handler (a notebook kernel) gets the exception instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can take signals; its caller's handlers stay
+        return
+
+    def stop(signum: int, frame) -> None:
+        raise Stopped(signum)
+
+    before = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except Stopped as e:
+        if before[e.signum] in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(e.signum, signal.SIG_DFL)
+            os.kill(os.getpid(), e.signum)
+        raise
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
 
 
 def default_workers(specs: Sequence[RunSpec]) -> int:
@@ -166,18 +208,21 @@ def missing(specs: Iterable[RunSpec], results_dir: str | Path, force: bool = Fal
 
 def run_specs(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: bool = False,
               workers: int | None = None, recompute_stale: bool = False,
-              report: Callable[[Progress, int], None] | None = None) -> list[dict]:
+              report: Callable[[Progress, int], None] | None = None,
+              executor: ExecutorChoice = ExecutorChoice()) -> list[dict]:
     """The records of ``specs``, in order: stored ones read, missing ones computed by ``workers``
-    processes (default :func:`default_workers`), longest first, passes before their dependents."""
+    processes (default :func:`default_workers`) or by ``executor``'s engine, longest first, passes
+    before their dependents."""
     specs = list(specs)
-    compute_missing(specs, results_dir, force, workers, recompute_stale, report)
+    compute_missing(specs, results_dir, force, workers, recompute_stale, report, executor=executor)
     return [run(s, results_dir, progress=False) for s in specs]
 
 
 def compute_missing(specs: Iterable[RunSpec], results_dir: str | os.PathLike, force: bool = False,
             workers: int | None = None, recompute_stale: bool = False,
             report: Callable[[Progress, int], None] | None = None, deadline: float | None = None,
-            margin: float = 1.15, group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
+            margin: float = 1.15, group: Callable[[RunSpec], int] | None = None,
+            executor: ExecutorChoice = ExecutorChoice()) -> list[RunSpec]:
     """Compute the missing runs of ``specs`` (see :func:`run_specs`) and return those left undone.
 
     ``deadline`` (a ``time.time()``): start a run only when its expected wall time (:class:`Timing`,
@@ -190,8 +235,9 @@ def compute_missing(specs: Iterable[RunSpec], results_dir: str | os.PathLike, fo
     workers = workers or default_workers(todo)
     device = "cpu" if todo[0].resolved().device == "cpu" else "cuda"
     timing = Timing(results_dir, device, paths.results_dir())  # a part computed elsewhere learns from the grid too
+    executor.check()
     return _compute(todo, str(results_dir), force or recompute_stale, workers, report, deadline, timing, margin,
-                    group)
+                    group, executor)
 
 
 def schedule(specs: Iterable[RunSpec], group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
@@ -203,7 +249,8 @@ def schedule(specs: Iterable[RunSpec], group: Callable[[RunSpec], int] | None = 
 def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
              report: Callable[[Progress, int], None] | None, deadline: float | None = None,
              timing: Timing | None = None, margin: float = 1.15,
-             group: Callable[[RunSpec], int] | None = None) -> list[RunSpec]:
+             group: Callable[[RunSpec], int] | None = None,
+             executor: ExecutorChoice = ExecutorChoice()) -> list[RunSpec]:
     needs = {s.key(): s.modcap_pass().key() for s in todo if s.modcap_pass() is not None}
     blocked = {k: p for k, p in needs.items() if p in {s.key() for s in todo}}
     cost = {s.key(): estimated_cost(s) for s in todo}
@@ -239,28 +286,52 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
         if report:
             report(progress, workers)
 
+    def passes(spec: RunSpec) -> dict[str, dict]:
+        """The ModCap pass record ``spec`` needs (stored: its pass ran first), for a worker without this folder."""
+        needed = spec.modcap_pass()
+        return {} if needed is None else {needed.key(): run(needed, results_dir, progress=False)}
+
+    def keep(spec: RunSpec, record: dict) -> None:
+        read_or_compute(record_path(spec, results_dir), lambda: record, force=True)  # atomically
+        finished(spec)
+
     if report and progress.expected is not None:  # known from the start: say it before the first run ends
         report(progress, workers)
-    if workers == 1:
-        while (spec := next_spec()) is not None:
-            run(spec, results_dir, force=force, progress=False)
-            finished(spec)
-    else:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            in_flight = {}
-            while True:
-                while len(in_flight) < workers and (spec := next_spec()) is not None:
-                    in_flight[pool.submit(_run_in_worker, spec, results_dir, force, threads)] = spec
-                if not in_flight:
-                    break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    spec = in_flight.pop(future)
-                    future.result()
+    with stopped_by_signals():
+        try:
+            if workers == 1 and executor.kind == "local":  # in this process: what a GPU run does
+                while (spec := next_spec()) is not None:
+                    run(spec, results_dir, force=force, progress=False)
                     finished(spec)
+            else:
+                with open_pool(executor, workers) as pool:
+                    in_flight = {}
+                    try:
+                        try:
+                            while True:
+                                while len(in_flight) < pool.slots() and (spec := next_spec()) is not None:
+                                    in_flight[pool.executor.submit(compute_in_worker, spec, passes(spec),
+                                                                   pool.threads)] = spec
+                                if not in_flight:
+                                    break
+                                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                                for future in done:
+                                    spec = in_flight.pop(future)
+                                    keep(spec, future.result())
+                        except Exception:  # a run failed: the others in flight finish and are kept
+                            for future in as_completed(in_flight):
+                                if future.exception() is None:
+                                    keep(in_flight[future], future.result())
+                            raise
+                    except KeyboardInterrupt:
+                        pool.kill()  # before anything else: a worker must not outlive the stop
+                        raise
+        except KeyboardInterrupt:
+            say(f"stopped: {progress.done} finished records kept, {progress.total - progress.done} runs left "
+                "(in flight ones discarded); the same call computes them")
+            raise
     return ready + waiting
 
 
-__all__ = ["Progress", "Timing", "compute_missing", "default_workers", "estimated_cost", "missing", "run_specs", "schedule",
+__all__ = ["Progress", "Stopped", "Timing", "compute_in_worker", "compute_missing", "default_workers", "estimated_cost", "missing", "run_specs", "schedule",
            "terminal_reporter"]
