@@ -22,7 +22,8 @@ import mrecg.recon.ptq
 from mrecg.quant.adaround import BetaSchedule, WeightQuantizer, rectified_sigmoid
 from mrecg.quant.layers import QuantLayer
 from mrecg.quant.quantizer import ActQuantizer, fake_quantize, lp_search, mix, qrange
-from mrecg.recon.loop import Trace, flush_denormal, quant_parameters, recon_loss
+from mrecg.methods import recon_loss
+from mrecg.recon.loop import Trace, flush_denormal, quant_parameters
 
 
 class OldFakeQuantSTE(torch.autograd.Function):
