@@ -91,8 +91,11 @@ class Plan:
         return [s for group in self.per_notebook.values() for s in group]
 
 
-def check_request(study: Study, notebooks_too: bool, models: Sequence[str] | None, stop_after: float | None) -> None:
+def check_request(study: Study, notebooks_too: bool, models: Sequence[str] | None, stop_after: float | None,
+                  workers: int | None = None) -> None:
     """Every bad combination of options, in one line, before anything is read or computed."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise StudyError(f"workers must be a whole number >= 1 (or None: one per core), got {workers!r}")
     if models and notebooks_too:
         raise StudyError("models splits a grid across machines; use it with --compute-only")
     if stop_after is not None and notebooks_too:
@@ -180,12 +183,15 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     (whole models, so that a model's paired comparisons share a machine when the split finishes).
     ``stop_after`` (minutes): start no run expected to end later; the rest is left for a later call."""
     study = Study(preset, seeds, data_root, device, cache_device)
-    check_request(study, notebooks, models, stop_after)
+    check_request(study, notebooks, models, stop_after, workers)
     results = paths.results_dir(results_dir)
     figures = paths.figures_dir(preset, figures_dir)
     executed = paths.executed_dir(preset, executed_dir)
     the_plan = plan(study, results, models)
     records.check_writable(results / preset)
+    if notebooks:  # the notebooks' outputs too, before hours of computing
+        records.check_writable(figures, "the figures folder", "figures_dir")
+        records.check_writable(executed, "the executed notebooks' folder", "executed_dir")
     deadline = time.time() + 60 * stop_after if stop_after is not None else None
     source, started = code_version(), time.perf_counter()
 
@@ -202,8 +208,8 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
         say(f"{len(left)} runs left for a later call (the same command): started, they were not expected to end "
             f"within the {stop_after:g} minutes")
     parameters = dict(preset=preset, device=device, cache_device=cache_device, data_root=data_root,
-                      results_dir=str(results), figures_dir=str(figures),
-                      seeds=list(seeds) if seeds is not None else None, force=False, recompute_stale=False)
+                      results_dir=paths.portable(results), figures_dir=paths.portable(figures),
+                      seeds=list(study.seeds) if study.seeds is not None else None, force=False, recompute_stale=False)
     done = execute_notebooks(the_plan, computed, executed, parameters) if notebooks else []
     summary = {
         **source, **({"models": list(models)} if models else {}), "fingerprint": code_fingerprint(),

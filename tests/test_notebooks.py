@@ -13,6 +13,7 @@ import pytest
 
 from mrecg.figures import FIGURES
 from mrecg.study import notebooks, paths
+from mrecg.study.sweeps import StudyError
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -70,6 +71,43 @@ def test_a_misspelled_parameter_fails_in_one_line_before_any_work(tmp_path):
         pm.execute_notebook(str(NOTEBOOKS / "01_table1_accuracy.ipynb"), str(tmp_path / "out.ipynb"),
                             progress_bar=False, parameters={"preset": "smoke", "figure_dir": str(tmp_path)})
     assert "unknown notebook parameter 'figure_dir'" in str(err.value)
+
+
+def _defaults(**changes) -> dict:
+    """A notebook's namespace after papermill's injection: the defaults with ``changes``."""
+    return {**{k: v for k, (v, _) in notebooks.PARAMETERS.items()}, **changes}
+
+
+@pytest.mark.parametrize("name, value", [("force", "maybe"), ("force", 1), ("recompute_stale", "False")])
+def test_flags_are_read_strictly(name, value):
+    with pytest.raises(StudyError, match=f"{name} must be True or False, got {value!r}"):
+        notebooks.check_notebook_parameters(_defaults(**{name: value}))
+    assert notebooks.check_notebook_parameters(_defaults(**{name: True})).preset == "mini"
+
+
+def test_seeds_are_taken_as_papermill_passes_them_or_refused_naming_y():
+    for given, seeds in (("[0, 1]", (0, 1)), ("[2]", (2,)), (3, (3,)), ([0, 1], (0, 1)), (None, None)):
+        assert notebooks.check_notebook_parameters(_defaults(seeds=given)).seeds == seeds
+    for bad in ("0 1", "[0, 'x']", "[-1]", [], [True], 1.5):
+        with pytest.raises(StudyError, match="-y 'seeds: \\[0, 1\\]' with papermill"):
+            notebooks.check_notebook_parameters(_defaults(seeds=bad))
+
+
+def test_an_executed_notebook_is_scrubbed_of_what_changes_between_executions():
+    """Timings, papermill's paths and versions, execution timestamps, the Python version and the
+    injected cell's random id go; cells, outputs and parameters stay; scrubbing twice changes nothing."""
+    text = (REPO / "executed" / "mini" / "02_table2_components.ipynb").read_text()
+    scrubbed = notebooks.scrub(text)
+    nb, before = json.loads(scrubbed), json.loads(text)
+    assert notebooks.scrub(scrubbed) == scrubbed
+    assert [c["source"] for c in nb["cells"]] == [c["source"] for c in before["cells"]]
+    assert [c.get("outputs") for c in nb["cells"]] == [c.get("outputs") for c in before["cells"]]
+    assert nb["metadata"]["papermill"] == {"parameters": before["metadata"]["papermill"]["parameters"]}
+    for gone in ("start_time", "end_time", "duration", "input_path", "iopub.", '"version": "3.'):
+        assert gone not in scrubbed, gone
+    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert [c["id"] for c in injected] == ["injected-parameters"]
+    assert all(c["metadata"].keys() <= {"tags"} for c in nb["cells"])
 
 
 @pytest.mark.parametrize("params, message", [

@@ -90,7 +90,8 @@ def toy_experiment(preset: str, widths: Sequence[int] = DEFAULT_WIDTHS, bits: tu
     capacity = data_free(model, bits[0])
     joint = scheme_from_merges(len(capacity.values), capacity_drops(capacity.values))
     cfg = PTQConfig(method="brecq", w_bits=bits[0], a_bits=bits[1], iters=sizes["iters"],
-                    calib_size=sizes["calib_size"], holdout_size=256, init_size=256, seed=seed)
+                    calib_size=sizes["calib_size"], holdout_size=256,
+                    init_size=min(256, sizes["calib_size"]), seed=seed)  # the range search reads calibration images
     rows, reports = [], {}
     for label, scheme in (("block by block", None), ("capacity drops merged", joint)):
         _, report = quantize(model, images, cfg.with_(scheme=scheme), progress=progress)
