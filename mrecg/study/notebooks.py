@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -151,10 +152,15 @@ def local_kernel_manager() -> type:
     return LocalKernelManager
 
 
+STYLER_ID = re.compile(r"\bT_[0-9a-f]{5}(?![0-9A-Za-z])")  # pandas Styler: a random id per displayed table
+ADDRESS = re.compile(r" at 0x[0-9a-f]+>")  # <pandas.io.formats.style.Styler at 0x7f...>
+
+
 def scrub(text: str) -> str:
     """An executed notebook without what changes from one execution or machine to the next:
     papermill's timings, paths and versions (its parameters are kept), the kernel's execution
-    timestamps, the Python version, and the random id of the injected parameters cell."""
+    timestamps, the Python version, the random id of the injected parameters cell, and in the
+    outputs the random ids of pandas' styled tables and the memory addresses in objects' reprs."""
     import nbformat
 
     nb = nbformat.reads(text, as_version=4)
@@ -162,16 +168,22 @@ def scrub(text: str) -> str:
     nb.metadata = {"kernelspec": KERNELSPEC, "papermill": {"parameters": parameters},
                    **({"language_info": {k: v for k, v in nb.metadata.language_info.items() if k != "version"}}
                       if "language_info" in nb.metadata else {})}
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.id = "injected-parameters"
+        for j, output in enumerate(cell.get("outputs", [])):
+            shown = output.get("data", {})
+            if "text/html" in shown:  # a pandas Styler's table: its random id becomes the output's place
+                shown["text/html"] = STYLER_ID.sub(f"T_{i}_{j}", shown["text/html"])
+            if "text/plain" in shown:  # an object shown by its repr: no memory address
+                shown["text/plain"] = ADDRESS.sub(">", shown["text/plain"])
     return nbformat.writes(nb) + "\n"
 
 
 def execute(notebook: Path, out: Path, parameters: dict) -> None:
-    """Execute ``notebook`` into ``out`` with ``parameters``; the result is :func:`scrub`bed, so that
-    executing it again on the same records writes the same file."""
+    """Execute ``notebook`` into ``out`` with ``parameters``, then :func:`scrub` it: executed again on
+    the same records, on this machine or another, it is the same file."""
     import papermill as pm
 
     out.parent.mkdir(parents=True, exist_ok=True)
