@@ -145,7 +145,7 @@ def local_kernel_manager() -> type:
     from jupyter_client import AsyncKernelManager
 
     class LocalKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs):
+        def __init__(self, **kwargs: object) -> None:
             where = os.path.join(tempfile.gettempdir(), f"mrecg-kernel-{uuid.uuid4().hex[:12]}")
             super().__init__(**{"transport": "ipc", "ip": where, **kwargs})
 
@@ -183,7 +183,7 @@ def scrub(text: str) -> str:
 
 def execute(notebook: Path, out: Path, parameters: dict) -> None:
     """Execute ``notebook`` into ``out`` with ``parameters``, then :func:`scrub` it: executed again on
-    the same records, on this machine or another, it is the same file."""
+    the same records with the same packages, it is the same file."""
     import papermill as pm
 
     out.parent.mkdir(parents=True, exist_ok=True)
