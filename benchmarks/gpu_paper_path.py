@@ -166,7 +166,7 @@ def main() -> None:
                 cfg = PTQConfig.preset_config(
                     "paper", method=method, w_bits=w_bits, a_bits=a_bits, iters=args.iters, device=args.device,
                     cache_device=args.device, calib_size=calib_size, batch_size=min(batch, calib_size),
-                    holdout_size=holdout,
+                    holdout_size=holdout, init_size=min(256, calib_size),
                 )
                 images = torch.cat([calib[:calib_size], calib[n_calib : n_calib + holdout]])
                 print(f"{name} {variant}: {calib_size} images, batch {cfg.batch_size}, {args.iters} iterations per unit",

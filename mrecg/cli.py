@@ -5,6 +5,7 @@ new flag. Bad input is one line on stderr and exit code 2, before any long compu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -16,6 +17,12 @@ from . import data, methods, models
 from .config import PRESETS, ConfigError, PTQConfig, check_device, knobs, parse_bits, parse_scheme
 from .study.executors import ExecutorChoice
 from .study.notebooks import DRIVER_PARAMETERS, write_all
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line that points to --help, instead of the usage block."""
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
 def arg_type(parse: typing.Callable) -> typing.Callable:
@@ -55,19 +62,13 @@ def cmd_data(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .study.storage import save_torch
-    from .train import MINI_EPOCHS, TrainConfig, publish_mini_checkpoint, train
+    from .train import MINI_EPOCHS, TrainConfig, train_and_save
 
     check_device(args.device)
     cfg = TrainConfig(epochs=args.epochs if args.epochs is not None else MINI_EPOCHS[args.model], seed=args.seed)
-    state = Path(args.state_dir) / f"{args.model}.state.pt"
-    model, record = train(args.model, cfg, state, data_root=args.data_root, progress=not args.quiet, device=args.device)
-    if args.publish:
-        path = publish_mini_checkpoint(args.model, model.cpu(), record, "mrecg " + shlex.join(sys.argv[1:]))
-    else:
-        path = Path(args.out or f"runs/mini/{args.model}.pt")
-        save_torch(model.cpu().state_dict(), path)
-    print(json.dumps({"model": args.model, "fp_top1": record["fp_top1"], "checkpoint": str(path)}))
+    print(json.dumps(train_and_save(args.model, cfg, args.state_dir, args.out, args.publish,
+                                    "mrecg " + shlex.join(sys.argv[1:]), data_root=args.data_root,
+                                    progress=not args.quiet, device=args.device)))
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -90,7 +91,8 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     check_device(cfg.device)
     if args.preset == "paper":
         data.require_imagenet(args.data_root)
-    r = compute_record(spec, progress=not args.quiet)
+    with contextlib.redirect_stdout(sys.stderr):  # the computation's notices: stdout holds the result alone
+        r = compute_record(spec, progress=not args.quiet)
     if args.json:
         keep = ("top1", "fp_top1", "scheme", "scheme_source", "modcap", "seconds", "code", "machine")
         print(json.dumps({"model": args.model, "method": cfg.method, "bits": f"{cfg.w_bits}/{cfg.a_bits}",
@@ -104,6 +106,8 @@ def cmd_quantize(args: argparse.Namespace) -> None:
 def cmd_results(args: argparse.Namespace) -> None:
     from .study.records import load_results
 
+    if args.csv not in (None, "-") and not Path(args.csv).parent.is_dir():
+        raise ValueError(f"cannot write {args.csv}: there is no folder {Path(args.csv).parent}")
     table = load_results(args.dir, args.preset).drop(columns=["units", "errors"], errors="ignore")
     if table.empty:
         raise ValueError(f"no results under {args.dir}" + (f"/{args.preset}" if args.preset else ""))
@@ -111,10 +115,8 @@ def cmd_results(args: argparse.Namespace) -> None:
         return print(table.to_string(index=False))
     try:
         table.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
-    except BrokenPipeError:
-        raise  # handled by main
-    except OSError as e:
-        raise ValueError(f"cannot write {args.csv}: {e.strerror or e}") from None
+    except OSError as e:  # a closed pipe is main's; a full disk or a refused file is one line
+        raise e if isinstance(e, BrokenPipeError) else ValueError(f"cannot write {args.csv}: {e.strerror or e}")
 
 
 def cmd_modcap(args: argparse.Namespace) -> None:
@@ -122,29 +124,28 @@ def cmd_modcap(args: argparse.Namespace) -> None:
     from .study.runs import RunSpec, datasets
 
     w_bits, a_bits = args.bits
+    spec = RunSpec(args.model, args.preset, data_root=args.data_root, method="mrecg+brecq", w_bits=w_bits,  # checks
+                   a_bits=a_bits, seed=args.seed, scheme="modcap:loss", stride_exponent=args.stride_exponent)
     model = models.load(args.model, models.variant(args.preset), args.weights)
     k = args.k if args.k is not None else schemes.default_k(models.family(args.model))
     selection.check_k(model, k, w_bits)
     found = {"params": modcap.data_free(model, w_bits, args.stride_exponent)} if args.kind != "loss" else {}
     if args.kind in ("loss", "both"):
-        spec = RunSpec(args.model, args.preset, data_root=args.data_root, method="mrecg+brecq", w_bits=w_bits,
-                       a_bits=a_bits, seed=args.seed, scheme="modcap:loss")
-        cfg = spec.resolved()
-        calib, _ = datasets(spec, cfg)
-        found["loss"] = modcap.data_dependent(model, selection.block_losses(model, calib, cfg, not args.quiet))
+        calib, _ = datasets(spec, cfg := spec.resolved())
+        with contextlib.redirect_stdout(sys.stderr):  # the computation's notices: stdout holds the result alone
+            found["loss"] = modcap.data_dependent(model, selection.block_losses(model, calib, cfg, not args.quiet))
     out = {kind: {"rows": mc.table(), "scheme": schemes.top_k_scheme(mc.scores, k, mc.comparable)}
            for kind, mc in found.items()}
     if args.json:
-        print(json.dumps({"model": args.model, "bits": f"{w_bits}/{a_bits}", "k": k, **out}))
-        return
+        return print(json.dumps({"model": args.model, "bits": f"{w_bits}/{a_bits}", "k": k, **out}))
     import pandas as pd
 
     for kind, found_kind in out.items():
         label = f"data-free (params x bits x stride^{args.stride_exponent:g})" if kind == "params" else \
             "data-dependent (block reconstruction loss)"
         rows = pd.DataFrame(found_kind["rows"]).rename(columns={"score_next": "score->next", "comparable_next": "comparable"})
-        print(f"{args.model} W{w_bits}A{a_bits} ModCap {label}\n{rows.to_string(index=False)}")
-        print(f"top-{k} scheme: {json.dumps(found_kind['scheme'])}\n")
+        print(f"{args.model} W{w_bits}A{a_bits} ModCap {label}\n{rows.to_string(index=False)}\n"
+              f"top-{k} scheme: {json.dumps(found_kind['scheme'])}\n")
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
@@ -159,7 +160,7 @@ def cmd_notebooks(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mrecg", description=__doc__)
+    parser = Parser(prog="mrecg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, run: typing.Callable, help: str, model: bool = True) -> argparse.ArgumentParser:

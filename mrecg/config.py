@@ -20,6 +20,7 @@ factor at which ``benchmarks/convergence_probe.py`` found BRECQ converged (READM
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -109,6 +110,12 @@ class PTQConfig:
                 f"calibration set ({self.calib_size}) is smaller than the batch ({self.batch_size}); "
                 "raise calib_size or lower batch_size"
             )
+        if self.init_size > self.calib_size:
+            raise ConfigError(f"init_size ({self.init_size}) is larger than the calibration set ({self.calib_size}); "
+                              "lower init_size or raise calib_size")
+        for name in ("w_lr", "a_lr", "round_lambda", "warmup", "keep_prob", "stride_exponent"):
+            if getattr(self, name) is not None and not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.keep_prob is not None and not 0 < self.keep_prob <= 1:
             raise ConfigError(f"keep_prob must be in (0, 1], got {self.keep_prob}")
         if self.w_lr <= 0 or self.a_lr < 0 or not 0 <= self.warmup < 1:
@@ -136,8 +143,9 @@ class PTQConfig:
             raise ConfigError(f"k must be >= 0, got {self.k}")
         selection = self.scheme if self.scheme is not None else method.selection
         if self.k is not None and not (isinstance(selection, str) and selection != "official"):
-            raise ConfigError(f"k counts the merges of a modcap:* or random:* scheme; {self.method} with scheme "
-                              f"{selection!r} has none to count")
+            uses = "merges no blocks" if selection is None else f"uses the {selection} scheme"
+            raise ConfigError(f"k counts the merges of a modcap:* or random:* scheme; {self.method} {uses}, so there "
+                              "is nothing to count: drop k or pass scheme modcap:loss, modcap:params or random:SEED")
 
     @classmethod
     def preset_config(cls, preset: str, model: str | None = None, **overrides) -> "PTQConfig":

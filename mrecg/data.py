@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -102,8 +103,12 @@ def download_fashion_mnist(root: str | os.PathLike = "data") -> Path:
 
 def read_idx(path: Path) -> np.ndarray:
     """Parse one gzipped IDX file (the format of the original MNIST distribution)."""
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as e:  # a truncated or corrupt download, an unreadable file
+        raise DataError(f"cannot read {path} ({str(e) or type(e).__name__}); delete it and install or download "
+                        "Fashion-MNIST again") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path} is not an unsigned-byte IDX file")
     ndim = raw[3]

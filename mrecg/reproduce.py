@@ -95,8 +95,10 @@ class Plan:
 
 
 def check_request(study: Study, notebooks_too: bool, models: Sequence[str] | None, stop_after: float | None,
-                  executor: ExecutorChoice = ExecutorChoice()) -> None:
+                  executor: ExecutorChoice = ExecutorChoice(), workers: int | None = None) -> None:
     """Every bad combination of options, in one line, before anything is read or computed."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise StudyError(f"workers must be a whole number >= 1 (or None: one per core), got {workers!r}")
     executor.check()
     if executor.kind == "local":  # a cluster's GPUs are its workers', not this machine's
         check_device(study.device)
@@ -200,12 +202,15 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     ``stop_after`` (minutes): start no run expected to end later; the rest is left for a later call.
     ``executor``: where the runs are computed (:mod:`mrecg.study.executors`; default this machine's pool)."""
     study = Study(preset, seeds, data_root, device, cache_device)
-    check_request(study, notebooks, models, stop_after, executor)
+    check_request(study, notebooks, models, stop_after, executor, workers)
     results = paths.results_dir(results_dir)
     figures = paths.figures_dir(preset, figures_dir)
     executed = paths.executed_dir(preset, executed_dir)
     the_plan = plan(study, results, models)
     records.check_writable(results / preset)
+    if notebooks:  # the notebooks' outputs too, before hours of computing
+        records.check_writable(figures, "the figures folder", "figures_dir")
+        records.check_writable(executed, "the executed notebooks' folder", "executed_dir")
     deadline = time.time() + 60 * stop_after if stop_after is not None else None
     source, started = code_version(), time.perf_counter()
 
@@ -222,8 +227,8 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
         say(f"{len(left)} runs left for a later call (the same command): started, they were not expected to end "
             f"within the {stop_after:g} minutes")
     parameters = dict(preset=preset, device=device, cache_device=cache_device, data_root=data_root,
-                      results_dir=str(results), figures_dir=str(figures),
-                      seeds=list(seeds) if seeds is not None else None, force=False, recompute_stale=False)
+                      results_dir=paths.portable(results), figures_dir=paths.portable(figures),
+                      seeds=list(study.seeds) if study.seeds is not None else None, force=False, recompute_stale=False)
     done = execute_notebooks(the_plan, computed, executed, parameters) if notebooks else []
     summary = {
         **source, **({"models": list(models)} if models else {}), "fingerprint": code_fingerprint(),

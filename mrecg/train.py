@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from . import __version__, data, models
 from .evaluation import evaluate
+from .study.records import check_writable
 from .study.storage import save_json, save_torch
 
 # Epochs per model: enough to pass the README's accuracy targets, budgeted from the measured
@@ -50,6 +51,8 @@ class TrainConfig:
             raise ValueError(f"epochs and batch_size must be positive, got {self.epochs} and {self.batch_size}")
         if self.lr <= 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
             raise ValueError("lr must be > 0, momentum in [0, 1), weight_decay >= 0")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be in 0..2^63-1, got {self.seed}")
 
 
 def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
@@ -185,6 +188,23 @@ def train(
         "machine": machine,
     }
     return model, record
+
+
+def train_and_save(name: str, cfg: TrainConfig, state_dir: str | Path, out: str | Path | None = None,
+                   publish: bool = False, command: str = "", **kwargs) -> dict:
+    """``mrecg train``: :func:`train` (``kwargs``: its options) with its state in ``state_dir``, then the
+    weights saved to ``out`` (default ``runs/mini/NAME.pt``), or with ``publish`` into the package's mini
+    checkpoints (``command``: what made them). Every folder is checked before training, not after it."""
+    state, path = Path(state_dir) / f"{name}.state.pt", Path(out or f"runs/mini/{name}.pt")
+    check_writable(state.parent, "the training state folder", "--state-dir")
+    if not publish:
+        check_writable(path.parent, "the weights' folder", "--out")
+    model, record = train(name, cfg, state, **kwargs)
+    if publish:
+        path = publish_mini_checkpoint(name, model.cpu(), record, command)
+    else:
+        save_torch(model.cpu().state_dict(), path)
+    return {"model": name, "fp_top1": record["fp_top1"], "checkpoint": str(path)}
 
 
 def publish_mini_checkpoint(name: str, model: nn.Module, record: dict, command: str) -> Path:

@@ -25,9 +25,9 @@ workers = None           # None: one process per core (CPU), one at a time (GPU)
 
 # %%
 from mrecg import reproduce
-from mrecg.study.notebooks import DRIVER_PARAMETERS, check_notebook_parameters
+from mrecg.study import notebooks
 
-check_notebook_parameters(globals(), DRIVER_PARAMETERS)  # fails here, in one line
+notebooks.check_notebook_parameters(globals(), notebooks.DRIVER_PARAMETERS)  # fails here, in one line
 summary = reproduce.reproduce(preset, device, cache_device, data_root, results_dir, figures_dir, executed_dir, seeds,
                               force, recompute_stale, workers)
 summary

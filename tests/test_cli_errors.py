@@ -1,11 +1,13 @@
 """Bad input: one line that names the fix, exit code 2, before any long computation."""
 
+import gzip
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -17,8 +19,22 @@ OFFLINE = {**os.environ, "http_proxy": "http://127.0.0.1:9", "https_proxy": "htt
 
 
 def mrecg(*args, env=None, timeout=300):
+    """The command line in a fresh interpreter, running this checkout's package."""
+    env = {**(env or os.environ), "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "mrecg.cli", *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=timeout)
+
+
+def in_process(capsys, *args) -> SimpleNamespace:
+    """``mrecg.cli.main`` in this process (no interpreter to start): its exit code, stdout and stderr."""
+    from mrecg.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:  # argparse: --help, usage errors
+        code = e.code
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
 def one_line_error(run, text: str) -> None:
@@ -54,14 +70,15 @@ def test_paper_weights_without_data_root_fail_before_downloading_and_without_net
 
 
 def test_results_csv_to_a_missing_folder_and_into_a_closed_pipe(tmp_path):
-    one_line_error(mrecg("results", "--csv", tmp_path / "no" / "such" / "out.csv"), "cannot write")
+    one_line_error(mrecg("results", "--csv", tmp_path / "no" / "such" / "out.csv"),
+                   f"cannot write {tmp_path / 'no' / 'such' / 'out.csv'}: there is no folder {tmp_path / 'no' / 'such'}")
     record = next((REPO / "results" / "mini").glob("[0-9a-f]*.json"))
     many = tmp_path / "many" / "mini"
     many.mkdir(parents=True)
     for i in range(400):  # far more CSV than a pipe buffers, so the writer meets the closed pipe
         shutil.copy(record, many / f"{i:04d}.json")
     run = subprocess.run(f"{sys.executable} -m mrecg.cli results --dir {tmp_path / 'many'} --csv | head -n 2",
-                         shell=True, capture_output=True, text=True)
+                         shell=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert len(run.stdout.splitlines()) == 2 and "Error" not in run.stderr and "Traceback" not in run.stderr
 
 
@@ -132,10 +149,12 @@ def test_reproduce_into_an_unwritable_results_folder_fails_before_computing(tmp_
 
 
 def test_cli_records_are_json_with_code_and_machine():
-    run = mrecg("quantize", "--model", "resnet18", "--preset", "smoke", "--iters", "3", "--json", "--quiet")
+    """With progress on, stdout is the JSON object alone: progress and notices go to stderr."""
+    run = mrecg("quantize", "--model", "resnet18", "--preset", "smoke", "--iters", "3", "--json")
     assert run.returncode == 0, run.stderr
     record = json.loads(run.stdout)
     assert record["code"]["fingerprint"] and record["machine"]["cpu"]
+    assert "reconstruction caches:" in run.stderr
 
 
 def test_splitting_a_grid_by_model_names_its_models_and_needs_compute_only(tmp_path):
@@ -152,3 +171,96 @@ def test_stop_after_needs_compute_only_and_a_positive_time(tmp_path):
     one_line_error(mrecg("reproduce", "--preset", "smoke", "--compute-only", "--stop-after", "-1", "--results-dir",
                          tmp_path), "positive number of minutes")
     assert not any(tmp_path.iterdir())
+
+
+def test_a_truncated_idx_file_is_one_line_naming_it(tmp_path, capsys):
+    from mrecg import data
+
+    for name in (f for pair in data.FASHION_MNIST_FILES.values() for f in pair[:2]):
+        shutil.copy(data.find_fashion_mnist() / name, tmp_path / name)
+    for name in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"):  # a download cut short
+        (tmp_path / name).write_bytes((tmp_path / name).read_bytes()[:5000])
+    for args in (("data", "--root", tmp_path), ("eval", "--model", "resnet18", "--data-root", tmp_path),
+                 ("quantize", "--model", "resnet18", "--preset", "smoke", "--data-root", tmp_path)):
+        one_line_error(in_process(capsys, *args), f"cannot read {tmp_path}/")
+    bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(b"not gzip at all")
+    with pytest.raises(data.DataError, match="delete it and install or download"):
+        data.read_idx(bad)
+    with gzip.open(bad, "wb") as f:  # a whole gzip stream still reads
+        f.write(bytes([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]))
+    assert data.read_idx(bad).tolist() == [7, 9]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("quantize", "--model", "resnet18", "--preset", "smoke", "--a-lr", "nan"), "a_lr must be a finite number, got nan"),
+    (("quantize", "--model", "resnet18", "--w-lr", "inf"), "w_lr must be a finite number, got inf"),
+    (("quantize", "--model", "resnet18", "--init-size", "5000"),
+     "init_size (5000) is larger than the calibration set (1024)"),
+    (("quantize", "--model", "resnet18", "--method", "brecq", "--k", "3"),
+     "brecq merges no blocks, so there is nothing to count: drop k or pass scheme modcap:loss"),
+    (("modcap", "--model", "resnet18", "--kind", "params", "--stride-exponent", "nan"),
+     "stride_exponent must be a finite number"),
+    (("modcap", "--model", "resnet18", "--kind", "params", "--bits", "9/9"), "w_bits must be in 2..8, got 9"),
+    (("modcap", "--model", "resnet18", "--kind", "params", "--seed", "-1"), "seed must be in 0..2^63-1"),
+    (("train", "--model", "resnet18", "--seed", "-1"), "seed must be in 0..2^63-1, got -1"),
+    (("reproduce", "--preset", "smoke", "--workers", "0"), "workers must be a whole number >= 1"),
+    (("reproduce", "--preset", "paper", "--compute-only"), "the paper preset needs ImageNet"),
+])
+def test_bad_values_are_one_line_before_any_work(capsys, args, message):
+    one_line_error(in_process(capsys, *args), message)
+
+
+def test_negative_workers_are_one_line_without_leaked_semaphores(tmp_path):
+    run = mrecg("reproduce", "--preset", "smoke", "--compute-only", "--workers", "-1", "--results-dir", tmp_path)
+    one_line_error(run, "workers must be a whole number >= 1 (or None: one per core), got -1")
+    assert "semaphore" not in run.stderr and not any(tmp_path.iterdir())
+
+
+def test_unusable_output_folders_fail_before_training_or_computing(tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    one_line_error(in_process(capsys, "train", "--model", "resnet18", "--epochs", "1", "--state-dir", a_file),
+                   f"cannot create the training state folder {a_file}")
+    one_line_error(in_process(capsys, "train", "--model", "resnet18", "--epochs", "1", "--state-dir", tmp_path / "s",
+                              "--out", a_file / "x.pt"), f"cannot create the weights' folder {a_file}")
+    assert not (tmp_path / "s" / "resnet18.state.pt").exists()  # no epoch was trained
+    one_line_error(in_process(capsys, "reproduce", "--preset", "smoke", "--results-dir", tmp_path / "results",
+                              "--figures-dir", a_file), f"cannot create the figures folder {a_file}")
+    assert not list((tmp_path / "results").rglob("*.json"))  # nothing computed
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_weights_folder_fails_before_training(tmp_path, capsys):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    one_line_error(in_process(capsys, "train", "--model", "resnet18", "--epochs", "1", "--state-dir", tmp_path / "s",
+                              "--out", tmp_path / "ro" / "x.pt"), "is not writable; pass another --out")
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "mrecg: error: the following arguments are required: command; see mrecg --help"),
+    (("quantize", "--model", "resnet9"), "mrecg quantize: error: argument --model: invalid choice: 'resnet9'"),
+    (("quantize", "--model", "resnet18", "--bits", "4"), "bits must look like W/A"),
+    (("results", "--colour"), "mrecg: error: unrecognized arguments: --colour; see mrecg --help"),
+])
+def test_usage_errors_are_one_line_pointing_to_help(capsys, args, message):
+    run = in_process(capsys, *args)
+    one_line_error(run, message)
+    assert run.stderr.rstrip().endswith("--help")
+
+
+@pytest.mark.parametrize("command", ["", "data", "train", "eval", "quantize", "modcap", "results", "reproduce",
+                                     "notebooks"])
+def test_help_is_plain_text(capsys, command):
+    run = in_process(capsys, *([command] if command else []), "--help")
+    assert run.returncode == 0 and "usage: mrecg" in run.stdout
+    assert not any(markup in run.stdout for markup in ("``", ":class:", ":func:", ":mod:", ":data:", ":meth:"))
+
+
+def test_eval_takes_every_preset_that_quantize_takes():
+    from mrecg.cli import build_parser
+
+    parser = build_parser()
+    for preset in ("smoke", "mini", "paper"):
+        for command in ("eval", "quantize", "modcap"):
+            assert parser.parse_args([command, "--model", "resnet18", "--preset", preset]).preset == preset

@@ -13,6 +13,7 @@ import pytest
 
 from mrecg.figures import FIGURES
 from mrecg.study import notebooks, paths
+from mrecg.study.sweeps import StudyError
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -73,6 +74,46 @@ def test_a_misspelled_parameter_fails_in_one_line_before_any_work(tmp_path):
     assert "unknown notebook parameter 'figure_dir'" in str(err.value)
 
 
+def _defaults(**changes) -> dict:
+    """A notebook's namespace after papermill's injection: the defaults with ``changes``."""
+    return {**{k: v for k, (v, _) in notebooks.PARAMETERS.items()}, **changes}
+
+
+@pytest.mark.parametrize("name, value", [("force", "maybe"), ("force", 1), ("recompute_stale", "False")])
+def test_flags_are_read_strictly(name, value):
+    with pytest.raises(StudyError, match=f"{name} must be True or False, got {value!r}"):
+        notebooks.check_notebook_parameters(_defaults(**{name: value}))
+    assert notebooks.check_notebook_parameters(_defaults(**{name: True})).preset == "mini"
+
+
+def test_seeds_are_taken_as_papermill_passes_them_or_refused_naming_y():
+    for given, seeds in (("[0, 1]", (0, 1)), ("[2]", (2,)), (3, (3,)), ([0, 1], (0, 1)), (None, None)):
+        assert notebooks.check_notebook_parameters(_defaults(seeds=given)).seeds == seeds
+    for bad in ("0 1", "[0, 'x']", "[-1]", [], [True], 1.5):
+        with pytest.raises(StudyError, match="-y 'seeds: \\[0, 1\\]' with papermill"):
+            notebooks.check_notebook_parameters(_defaults(seeds=bad))
+
+
+def test_an_executed_notebook_is_scrubbed_of_what_changes_between_executions():
+    """The committed notebook with what an execution adds (papermill's timings, paths and version,
+    execution timestamps, the Python version, a random id for the injected cell, a Styler's random
+    table id, an object's address) scrubs back to the committed file, byte for byte."""
+    committed = (REPO / "executed" / "mini" / "02_table2_components.ipynb").read_text()
+    nb = json.loads(committed.replace("T_4_0", "T_9f3a1").replace("Styler>", "Styler at 0x7f3e2c1d9a90>"))
+    assert notebooks.scrub(committed) == committed
+    nb["metadata"]["papermill"].update(input_path="/home/someone/mrecg/notebooks/02_table2_components.ipynb",
+                                       start_time="2026-11-28T03:32:56.376614+00:00", duration=7.96, version="2.7.0")
+    nb["metadata"]["language_info"]["version"] = "3.11.7"
+    for cell in nb["cells"]:
+        cell["metadata"]["execution"] = {"iopub.execute_input": "2026-11-28T03:32:57.307201Z"}
+        cell["metadata"]["papermill"] = {"duration": 0.01, "status": "completed"}
+        if cell["id"] == "injected-parameters":
+            cell["id"] = "88881873"
+    dirty = json.dumps(nb, indent=1)
+    assert "T_9f3a1" in dirty and "0x7f3e2c1d9a90" in dirty
+    assert notebooks.scrub(dirty) == committed
+
+
 @pytest.mark.parametrize("params, message", [
     ({"preset": "huge"}, "unknown preset 'huge'"),
     ({"preset": "paper"}, "the paper preset needs ImageNet"),
@@ -127,6 +168,26 @@ def test_run_all_regenerates_every_figure_at_the_smoke_preset_and_leaves_the_com
     assert sum(n["computed_runs"] for n in computation["notebooks"]) == len(stored)
 
 
+def test_a_notebook_executed_twice_on_the_cache_is_the_same_file_naming_no_machine_folder(tmp_path):
+    """What reproduce passes (repository-relative folders), executed twice: byte-identical files
+    that name no folder of this machine, and a kernel that warns about nothing."""
+    parameters = {"preset": "mini", "results_dir": paths.portable(REPO / "results"),
+                  "figures_dir": paths.portable(tmp_path / "figures")}
+    assert parameters["results_dir"] == "results"
+    texts = []
+    for run in ("first", "second"):
+        notebooks.execute(NOTEBOOKS / "04_fig5_batch_size.ipynb", tmp_path / run / "04.ipynb", parameters)
+        texts.append((tmp_path / run / "04.ipynb").read_text())
+    assert texts[0] == texts[1]
+    assert str(REPO) not in texts[0] and (tmp_path / "figures" / "fig5_batch_size.csv").is_file()
+
+
+def _status() -> str:
+    """``git status`` of what a reproduction writes and reads."""
+    return subprocess.run(["git", "status", "--porcelain", "--", "executed", "figures", "results", "notebooks"],
+                          cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+
 def _readme_main_command() -> str:
     readme = (REPO / "README.md").read_text()
     commands = [line.split("#")[0].strip() for line in readme.splitlines()
@@ -137,12 +198,14 @@ def _readme_main_command() -> str:
 
 def test_the_readme_main_command_replots_the_committed_cache_computing_nothing():
     """The README's main command, verbatim, from the root of this checkout: no run computed, the
-    committed tables and the computation's manifest unchanged."""
+    committed tables, figures, executed notebooks and the computation's manifest unchanged."""
     command = _readme_main_command()
     assert command == "papermill notebooks/run_all.ipynb runs/run_all.ipynb -p preset mini"
     results = REPO / "results" / "mini"
     tables = [p for p in (REPO / "figures" / "mini").iterdir() if p.suffix in (".csv", ".md")]
     before = _digest(list(results.rglob("*.json")) + tables)
+    status = _status()
+    outputs = _digest(list((REPO / "executed" / "mini").iterdir()) + list((REPO / "figures" / "mini").iterdir()))
     run = subprocess.run(shlex.split(command), cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     assert _digest(list(results.rglob("*.json")) + tables) == before
@@ -150,6 +213,10 @@ def test_the_readme_main_command_replots_the_committed_cache_computing_nothing()
     assert replot["computed_runs"] == 0 and all(n["computed_runs"] == 0 for n in replot["notebooks"])
     for stem in EXPECTED:
         assert "IProgress not found" not in (REPO / "executed" / "mini" / f"{stem}.ipynb").read_text(), stem
+    # once, from papermill's own kernel (on localhost); the notebooks' kernels listen on local sockets
+    assert run.stderr.count("without encryption") == 1
+    assert _status() == status  # a re-plot with nothing new leaves the tree as it was (clean in CI)
+    assert _digest(list((REPO / "executed" / "mini").iterdir()) + list((REPO / "figures" / "mini").iterdir())) == outputs
 
 
 def test_the_committed_executed_notebooks_show_their_results():

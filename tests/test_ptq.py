@@ -1,6 +1,8 @@
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -98,6 +100,9 @@ def test_reconstruction_flushes_denormals_and_restores_the_callers_setting():
         (dict(batch_size=-1), "batch_size must be > 0"),
         (dict(calib_size=16, batch_size=32), "smaller than the batch"),
         (dict(keep_prob=0.0), "keep_prob must be in"),
+        (dict(a_lr=float("nan")), "a_lr must be a finite number, got nan"),
+        (dict(stride_exponent=float("inf")), "stride_exponent must be a finite number, got inf"),
+        (dict(init_size=2048), "init_size \\(2048\\) is larger than the calibration set \\(1024\\)"),
     ],
 )
 def test_bad_config_is_one_clear_line(kwargs, message):
@@ -118,7 +123,8 @@ def test_unknown_preset():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "mrecg.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "mrecg.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
 
 
 def test_cli_quantize_prints_one_json_record():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,6 +104,9 @@ def check_notebook_parameters(namespace: dict, allowed: dict = PARAMETERS) -> St
                      and not callable(v) and not type(v).__name__ == "module")
     if unknown:
         raise StudyError(f"unknown notebook parameter {unknown[0]!r}; parameters are {', '.join(allowed)}")
+    for name in (k for k, (default, _) in allowed.items() if default is False):  # flags: papermill -p force True
+        if not isinstance(namespace[name], bool):
+            raise StudyError(f"{name} must be True or False, got {namespace[name]!r}")
     study = Study(namespace["preset"], namespace["seeds"], namespace["data_root"], namespace["device"],
                   cache_device=namespace["cache_device"])
     if study.preset == "paper":
@@ -132,8 +136,58 @@ def figure_notebooks(folder: str | os.PathLike | None = None) -> list[Path]:
     return sorted(Path(folder or paths.notebooks_dir()).glob("[0-9][0-9]_*.ipynb"))
 
 
+def local_kernel_manager() -> type:
+    """papermill's kernel manager with the kernel on local (IPC) sockets in the temporary folder
+    instead of TCP ports: nothing listens on the network, and the kernel's warning about
+    unencrypted TCP, once per notebook, does not apply."""
+    import tempfile
+    import uuid
+
+    from jupyter_client import AsyncKernelManager
+
+    class LocalKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: object) -> None:
+            where = os.path.join(tempfile.gettempdir(), f"mrecg-kernel-{uuid.uuid4().hex[:12]}")
+            super().__init__(**{"transport": "ipc", "ip": where, **kwargs})
+
+    return LocalKernelManager
+
+
+STYLER_ID = re.compile(r"\bT_[0-9a-f]{5}(?![0-9A-Za-z])")  # pandas Styler: a random id per displayed table
+ADDRESS = re.compile(r" at 0x[0-9a-f]+>")  # <pandas.io.formats.style.Styler at 0x7f...>
+
+
+def scrub(text: str) -> str:
+    """An executed notebook without what changes from one execution or machine to the next:
+    papermill's timings, paths and versions (its parameters are kept), the kernel's execution
+    timestamps, the Python version, the random id of the injected parameters cell, and in the
+    outputs the random ids of pandas' styled tables and the memory addresses in objects' reprs."""
+    import nbformat
+
+    nb = nbformat.reads(text, as_version=4)
+    parameters = nb.metadata.get("papermill", {}).get("parameters", {})
+    nb.metadata = {"kernelspec": KERNELSPEC, "papermill": {"parameters": parameters},
+                   **({"language_info": {k: v for k, v in nb.metadata.language_info.items() if k != "version"}}
+                      if "language_info" in nb.metadata else {})}
+    for i, cell in enumerate(nb.cells):
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"
+        for j, output in enumerate(cell.get("outputs", [])):
+            shown = output.get("data", {})
+            if "text/html" in shown:  # a pandas Styler's table: its random id becomes the output's place
+                shown["text/html"] = STYLER_ID.sub(f"T_{i}_{j}", shown["text/html"])
+            if "text/plain" in shown:  # an object shown by its repr: no memory address
+                shown["text/plain"] = ADDRESS.sub(">", shown["text/plain"])
+    return nbformat.writes(nb) + "\n"
+
+
 def execute(notebook: Path, out: Path, parameters: dict) -> None:
+    """Execute ``notebook`` into ``out`` with ``parameters``, then :func:`scrub` it: executed again on
+    the same records with the same packages, it is the same file."""
     import papermill as pm
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(notebook), str(out), cwd=str(notebook.parent), progress_bar=False, parameters=parameters)
+    pm.execute_notebook(str(notebook), str(out), cwd=str(notebook.parent), progress_bar=False, parameters=parameters,
+                        kernel_manager_class=local_kernel_manager())
+    out.write_text(scrub(out.read_text()))

@@ -37,6 +37,13 @@ def resolve(path: str | os.PathLike | None, default: Path) -> Path:
     return p if p.is_absolute() else repo_root() / p
 
 
+def portable(path: Path) -> str:
+    """``path`` as a notebook parameter: relative to the repository when inside it (what :func:`resolve`
+    reads back), so that an executed notebook names no folder of the machine that ran it."""
+    root = repo_root()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
 def results_dir(path: str | os.PathLike | None = None) -> Path:
     """The run records (``<results>/<preset>/<key>.json``)."""
     return resolve(path, repo_root() / "results")

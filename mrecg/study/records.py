@@ -80,18 +80,17 @@ def is_stale(record: dict, extra_code: tuple[str, ...] = ()) -> bool:
     return computed_by((record.get("code") or {}).get("fingerprint")) != code_fingerprint(extra_code)
 
 
-def check_writable(folder: Path) -> None:
-    """Fail before computing, not after, when a record could not be stored."""
+def check_writable(folder: Path, what: str = "the results folder", option: str = "results_dir") -> None:
+    """Fail before computing, not after, when ``folder`` (``what``, set by ``option``) could not take its output."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ExperimentError(f"cannot create the results folder {folder}: {e.strerror}; pass another results_dir") \
-            from None
+        raise ExperimentError(f"cannot create {what} {folder}: {e.strerror}; pass another {option}") from None
     try:  # a real write: permissions, read-only mounts and full disks all show here
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError:
-        raise ExperimentError(f"the results folder {folder} is not writable; pass another results_dir") from None
+        raise ExperimentError(f"{what} {folder} is not writable; pass another {option}") from None
 
 
 def read_or_compute(path: Path, make: Callable[[], dict], force: bool = False, recompute_stale: bool = False,

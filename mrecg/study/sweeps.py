@@ -3,6 +3,7 @@ from which each figure module builds its run specs."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -12,6 +13,24 @@ from .runs import RunSpec
 
 class StudyError(ValueError):
     """A bad notebook parameter; the message is one line naming the fix."""
+
+
+def parse_seeds(seeds: Sequence[int] | int | str) -> tuple[int, ...]:
+    """Seeds as given: a sequence of integers, one integer, or the text papermill's ``-p`` passes
+    for a list (``-p seeds '[0, 1]'``). Anything else fails in one line."""
+    given = seeds
+    if isinstance(seeds, str):
+        try:
+            seeds = json.loads(seeds)
+        except json.JSONDecodeError:
+            seeds = None
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if not isinstance(seeds, (list, tuple)) or not seeds or \
+            not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds):
+        raise StudyError("seeds must be a list of integers in 0..2^63-1, e.g. -p seeds '[0, 1]' or "
+                         f"-y 'seeds: [0, 1]' with papermill; got {given!r}")
+    return tuple(seeds)
 
 
 @dataclass(frozen=True)
@@ -33,7 +52,7 @@ class Study:
         if self.preset not in PRESETS:
             raise StudyError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         if self.seeds is not None:
-            object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+            object.__setattr__(self, "seeds", parse_seeds(self.seeds))
 
     def seeds_or(self, default: Sequence[int]) -> tuple[int, ...]:
         return self.seeds if self.seeds is not None else tuple(default)
