@@ -1,10 +1,11 @@
-"""Rewrite the README's generated blocks from committed data, so its numbers cannot drift:
+"""Rewrite the generated blocks of the README and the book's pages (docs/*.md) from committed data, so their
+numbers cannot drift:
 
 * ``mini-table``: the mini checkpoints, from ``mrecg/checkpoints/mini/manifest.json``;
 * ``findings``: every notebook's verdict lines and the computation's cost, from ``results/mini/``.
 
     python scripts/readme_tables.py          # rewrite in place
-    python scripts/readme_tables.py --check  # exit 1 if the README is stale
+    python scripts/readme_tables.py --check  # exit 1 if the README or a page of docs/ is stale
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from mrecg import noise, paths, runner, stats
 from mrecg.models import NAMES, mini_manifest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+# every file a block may live in: the README and the book's pages (findings.md, presets.md, ...)
+FILES = [README, *sorted((README.parent / "docs").glob("*.md"))]
 
 
 def mini_table() -> str:
@@ -173,7 +176,12 @@ def render(text: str) -> str:
 
 
 if __name__ == "__main__":
-    text = README.read_text()
+    texts = {f: f.read_text() for f in FILES}
+    if lost := [name for name in BLOCKS if not any(f"<!-- {name}:start -->" in t for t in texts.values())]:
+        sys.exit(f"readme_tables: no file holds the block(s) {', '.join(lost)}")
+    stale = {f: new for f, text in texts.items() if (new := render(text)) != text}
     if "--check" in sys.argv:
-        sys.exit(0 if render(text) == text else 1)
-    README.write_text(render(text))
+        print("\n".join(f"stale: {f.relative_to(README.parent)}" for f in stale))
+        sys.exit(1 if stale else 0)
+    for f, new in stale.items():
+        f.write_text(new)

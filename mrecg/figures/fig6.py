@@ -49,7 +49,7 @@ def specs(study: Study) -> list[RunSpec]:
 
 
 def oscillation(values: Sequence[float]) -> dict:
-    """Total variation (sum of |steps|) and the number of strict interior local maxima."""
+    """Total variation (sum of ``|steps|``) and the number of strict interior local maxima."""
     v = np.asarray(values, dtype=float)
     maxima = int(np.sum((v[1:-1] > v[:-2]) & (v[1:-1] > v[2:]))) if len(v) > 2 else 0
     return {"total_variation": float(np.abs(np.diff(v)).sum()), "local_maxima": maxima}
