@@ -23,8 +23,8 @@ from . import __version__, data, models
 from .evaluation import evaluate
 from .storage import save_json, save_torch
 
-# Epochs per model: enough to pass the README's accuracy targets, budgeted from the measured
-# step cost on 2 CPU cores (see README, "Mini models").
+# Epochs per model: enough to pass the accuracy targets of docs/presets.md, budgeted from the measured
+# step cost on 2 CPU cores (see docs/presets.md, "Mini models").
 MINI_EPOCHS = {
     "resnet18": 10,
     "resnet50": 15,
