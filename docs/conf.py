@@ -27,6 +27,10 @@ extensions = [
 # chapters: the committed executed notebooks, never re-executed
 nb_execution_mode = "off"
 nb_merge_streams = True
+# ipywidgets, should a chapter gain one: its static fallback output is shown (no widget JavaScript, which would
+# come from a CDN), and the chapter's note says how to run it live (docs/_ext/notebook_pages.py)
+nb_ipywidgets_js = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 myst_heading_anchors = 3  # [text](page.md#a-heading) links, as the README's sections link each other
 
 # API reference: every module of the package, found by walking it (docs/api.md), from docstrings
@@ -49,3 +53,5 @@ html_theme_options = {
     "navigation_with_keys": False,
 }
 html_last_updated_fmt = None
+html_static_path = ["_static"]
+html_css_files = ["book.css"]  # wide result tables scroll instead of wrapping

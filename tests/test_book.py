@@ -19,6 +19,7 @@ as CI runs: nothing may be fetched at build time). Then:
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -161,6 +162,8 @@ def _open(browser, page: Path, shots: Path) -> dict:
         assert time.monotonic() < deadline, f"{page.name}: images still loading after 30 s"
         time.sleep(0.1)
     shots.mkdir(exist_ok=True)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(max(height, 800), 16000))  # the whole page in one picture
     browser.save_screenshot(str(shots / f"{page.parent.name}_{page.stem}.png"))
     return browser.execute_script("""
         const main = document.querySelector('article.bd-article, main');
@@ -270,3 +273,45 @@ def test_the_live_note_says_when_widgets_are_static():
     for notebook in NOTEBOOKS:  # the committed chapters have none today; a chapter that gains one gets the note
         assert notebook_pages.has_widgets(json.loads(notebook.read_text())) == (
             notebook_pages.WIDGET in notebook.read_text()), notebook.name
+
+
+def test_the_readme_is_short_and_reaches_every_page_of_the_book_in_one_click():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    linked = set(re.findall(r"\]\(docs/([\w-]+)\.md(?:#[\w-]+)?\)", readme))
+    pages = {p.stem for p in DOCS.glob("*.md")} - {"index", "api"}  # the landing page and the generated reference
+    assert pages <= linked, f"pages of docs/ the README does not link: {sorted(pages - linked)}"
+    assert "sphinx-build -W docs docs/_build/html" in readme  # the command that builds the book
+
+
+def test_a_chapter_with_widgets_shows_their_static_output_and_the_live_note(tmp_path):
+    """The book's configuration on a one-chapter book whose notebook has an ipywidgets output: the page shows
+    the widget's static fallback, loads no widget JavaScript, and carries the note on running it live."""
+    for module in ("sphinx", "myst_nb", "sphinx_book_theme"):
+        try:
+            __import__(module)
+        except ImportError:
+            _missing(f"the Python package {module}")
+    src = tmp_path / "src"
+    (src / "notebooks").mkdir(parents=True)
+    (src / "conf.py").write_text(f"__file__ = {str(DOCS / 'conf.py')!r}\n"
+                                 f"exec(compile(open(__file__).read(), __file__, 'exec'))\n")
+    (src / "index.md").write_text("# Book\n\n```{toctree}\nnotebooks/09_slider\n```\n")
+    widget = {"output_type": "display_data", "metadata": {},
+              "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2,
+                                                                      "version_minor": 0},
+                       "text/plain": "IntSlider(value=3, description='bits')"}}
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3",
+                                                                               "display_name": "Python 3"}},
+                "cells": [{"cell_type": "markdown", "id": "a", "metadata": {}, "source": "# A slider"},
+                          {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": 1,
+                           "source": "IntSlider(3)", "outputs": [widget]}]}
+    (src / "notebooks" / "09_slider.ipynb").write_text(json.dumps(notebook))
+    build = subprocess.run([*_offline_prefix(), sys.executable, "-m", "sphinx", "-q", "-b", "html", str(src),
+                            str(tmp_path / "html")], capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr[-3000:]
+    page = (tmp_path / "html" / "notebooks" / "09_slider.html").read_text()
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", page)))
+    assert "IntSlider(value=3, description='bits')" in text  # the widget's static fallback
+    assert "static output" in text and "jupyter lab notebooks/09_slider.ipynb" in text
+    assert not re.search(r"<script[^>]+src=\"https?://", page), "widget JavaScript fetched from elsewhere"
