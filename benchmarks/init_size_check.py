@@ -1,4 +1,4 @@
-"""Does the size of the activation-range initialisation set matter? (README, "What is ours")
+"""Does the size of the activation-range initialisation set matter? (docs/quantization.md, "How the quantization works here")
 
 Every run of the grid initialises its activation ranges by the L2.4 search on the first
 ``init_size`` = 256 calibration images, the same for every method. The released MRECG

@@ -56,8 +56,7 @@ def config_overrides(args: argparse.Namespace) -> dict:
 def cmd_data(args: argparse.Namespace) -> None:
     for split in ("train", "test"):
         images, labels = data.load_fashion_mnist_arrays(split, args.root, download=args.download)
-        print(f"fashion_mnist {split}: {len(labels)} images {tuple(images.shape[1:])}, "
-              f"per class {[int(c) for c in labels.bincount()]}")
+        print(f"{split}: {len(labels)} images {tuple(images.shape[1:])}, per class {labels.bincount().tolist()}")
     print(f"read from {data.find_fashion_mnist(args.root)}")
 
 

@@ -13,7 +13,7 @@ The ``mini`` preset keeps these except the iterations (1000 per unit) and the le
 the budget bounds. Adam moves each variable by at most about lr per step, so lr x iterations
 bounds what reconstruction can change (the paper: 20k iterations). The rule: with 20 times fewer
 iterations, both learning rates are raised tenfold (rounding 1e-2, activation step 4e-4), the
-factor at which ``benchmarks/convergence_probe.py`` found BRECQ converged (README, "Presets").
+factor at which ``benchmarks/convergence_probe.py`` found BRECQ converged (docs/presets.md, "Presets").
 ``smoke`` is a pipeline check and keeps the defaults.
 """
 

@@ -4,7 +4,7 @@ A method is one small record, not a name that code branches on. The one reconstr
 (:mod:`mrecg.recon.loop`) takes its loss from the record, the driver (:mod:`mrecg.recon.ptq`) its
 granularity, keep probability and partition, and the configuration (:mod:`mrecg.config`) its
 default merge selection and whether it uses MRECG's expanded batch. A new method is one
-:func:`register` call; see "How to extend" in the README.
+:func:`register` call; see "How to extend" in docs/extend.md.
 """
 
 from __future__ import annotations

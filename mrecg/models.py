@@ -7,7 +7,7 @@
   torchvision's own block classes with torchvision's stride pattern, so every block, stage
   boundary and merge scheme of the paper exists unit for unit. They see 32 x 32 inputs
   (Fashion-MNIST zero-padded), which the five stride-2 stages halve down to 1 x 1. ResNets use a
-  reduced base width of 32 (README, "Mini models", says why).
+  reduced base width of 32 (docs/presets.md, "Mini models", says why).
   Trained checkpoints for all six ship in ``mrecg/checkpoints/mini`` and load by name.
 """
 
@@ -32,7 +32,7 @@ NAMES = (
     "mobilenetv2_x0.35",
 )
 PRESETS = ("mini", "paper")
-# Base width of the mini ResNets (torchvision's is 64), chosen by measured step cost and accuracy (README,
+# Base width of the mini ResNets (torchvision's is 64), chosen by measured step cost and accuracy (docs/presets.md,
 # "Mini models").
 MINI_RESNET_BASE_WIDTH = {"resnet18": 32, "resnet50": 32}
 RESNET_LAYOUT = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet50": (Bottleneck, (3, 4, 6, 3))}

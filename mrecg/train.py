@@ -24,8 +24,8 @@ from .evaluation import evaluate
 from .study.records import check_writable
 from .study.storage import save_json, save_torch
 
-# Epochs per model: enough to pass the README's accuracy targets, budgeted from the measured
-# step cost on 2 CPU cores (see README, "Mini models").
+# Epochs per model: enough to pass the accuracy targets of docs/presets.md, budgeted from the measured
+# step cost on 2 CPU cores (see docs/presets.md, "Mini models").
 MINI_EPOCHS = {
     "resnet18": 10,
     "resnet50": 15,

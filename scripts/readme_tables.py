@@ -1,11 +1,12 @@
-"""Rewrite the README's generated blocks from committed data, so its numbers cannot drift:
+"""Rewrite the generated blocks of the README and the book's pages (docs/*.md) from committed data, so their
+numbers cannot drift:
 
 * ``mini-table``: the mini checkpoints, from ``mrecg/checkpoints/mini/manifest.json``;
 * ``findings``: the forest plot, a short summary and one compact table per artefact, from
   ``results/mini/``; and ``FINDINGS.md`` beside the README, every generated line.
 
-    python scripts/readme_tables.py          # rewrite both in place
-    python scripts/readme_tables.py --check  # exit 1 if either is stale
+    python scripts/readme_tables.py          # rewrite the blocks and FINDINGS.md in place
+    python scripts/readme_tables.py --check  # exit 1 if the README, a page of docs/ or FINDINGS.md is stale
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from mrecg.study import noise, paths, runner, stats
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FINDINGS = README.parent / "FINDINGS.md"
+# every file a block may live in: the README and the book's pages (findings.md, presets.md, ...)
+FILES = [README, *sorted((README.parent / "docs").glob("*.md"))]
 
 
 def mini_table() -> str:
@@ -169,9 +172,12 @@ class Findings:
         return lines
 
     def readme(self) -> str:
-        out = ["![Table 1 in each cell's room: forest plot](figures/mini/claims.png)", ""]
-        out += self.summary() + [""] + self.table1_table() + [""] + self.table2_table() + [""] + self.figures_table()
-        return "\n".join(out)
+        """The README's block: the forest plot and the short summary."""
+        return "\n".join(["![Table 1 in each cell's room: forest plot](figures/mini/claims.png)", ""] + self.summary())
+
+    def tables(self) -> str:
+        """The book's findings page: one compact table per artefact."""
+        return "\n".join(self.table1_table() + [""] + self.table2_table() + [""] + self.figures_table())
 
     # -- FINDINGS.md: every line ---------------------------------------------------------------
 
@@ -254,6 +260,13 @@ def findings(preset: str = "mini") -> str:
     return _FINDINGS[preset].readme()
 
 
+def findings_tables(preset: str = "mini") -> str:
+    """The compact tables of the book's findings page."""
+    if preset not in _FINDINGS:
+        _FINDINGS[preset] = Findings(preset)
+    return _FINDINGS[preset].tables()
+
+
 def findings_file(preset: str = "mini") -> str:
     """FINDINGS.md: every generated line."""
     if preset not in _FINDINGS:
@@ -328,7 +341,7 @@ def init_size_check() -> str:
     return "\n".join(f"- {line}" for line in lines) or "- no rows computed by the current code"
 
 
-BLOCKS = {"mini-table": mini_table, "findings": findings, "step-lr-probe": step_lr_probe,
+BLOCKS = {"mini-table": mini_table, "findings": findings, "findings-tables": findings_tables, "step-lr-probe": step_lr_probe,
           "gpu-paper-path": gpu_paper_path, "init-size-check": init_size_check}
 
 
@@ -341,9 +354,15 @@ def render(text: str) -> str:
 
 
 if __name__ == "__main__":
-    text = README.read_text()
+    texts = {f: f.read_text() for f in FILES}
+    if lost := [name for name in BLOCKS if not any(f"<!-- {name}:start -->" in t for t in texts.values())]:
+        sys.exit(f"readme_tables: no file holds the block(s) {', '.join(lost)}")
+    stale = {f: new for f, text in texts.items() if (new := render(text)) != text}
     full = findings_file()
+    if not FINDINGS.is_file() or FINDINGS.read_text() != full:
+        stale[FINDINGS] = full
     if "--check" in sys.argv:
-        sys.exit(0 if render(text) == text and FINDINGS.is_file() and FINDINGS.read_text() == full else 1)
-    README.write_text(render(text))
-    FINDINGS.write_text(full)
+        print("\n".join(f"stale: {f.relative_to(README.parent)}" for f in stale))
+        sys.exit(1 if stale else 0)
+    for f, new in stale.items():
+        f.write_text(new)

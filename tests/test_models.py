@@ -133,4 +133,4 @@ def test_readme_numbers_are_generated_from_the_manifests_and_records():
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "readme_tables.py"
     run = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
-    assert run.returncode == 0, "README is stale: run python scripts/readme_tables.py"
+    assert run.returncode == 0, "README or docs/ is stale: run python scripts/readme_tables.py"

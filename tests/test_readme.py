@@ -1,5 +1,6 @@
-"""Every Python block of the README runs as written (the long one at the smoke preset), so README
-and code cannot drift apart."""
+"""Every Python block of the README and of the book's pages (docs/*.md, where the README's Python API,
+records and "How to extend" sections moved) runs as written (the long one at the smoke preset), so the
+prose and the code cannot drift apart."""
 
 import re
 from pathlib import Path
@@ -9,11 +10,17 @@ import pytest
 from mrecg import methods
 from mrecg.study import records, runs
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = r"```python\n(.*?)```"
+# the pages holding Python blocks, in the order their blocks run (later blocks use earlier ones' names)
+PAGES = [ROOT / "README.md", ROOT / "docs" / "usage.md", ROOT / "docs" / "records.md", ROOT / "docs" / "extend.md"]
+BLOCKS = [block for page in PAGES for block in re.findall(PYTHON, page.read_text(), flags=re.S)]
 
 
 def test_the_readme_has_the_blocks_this_test_runs():
+    holding = {p for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+               if "_build" not in p.parts and re.search(PYTHON, p.read_text(), flags=re.S)}
+    assert holding <= set(PAGES), f"Python blocks this test does not run: {sorted(map(str, holding - set(PAGES)))}"
     assert len(BLOCKS) == 4
     assert 'PTQConfig.preset_config("mini", method="mrecg+qdrop"' in BLOCKS[1]
     assert "methods.register(" in BLOCKS[3]

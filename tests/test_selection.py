@@ -48,7 +48,7 @@ def test_data_free_selection_on_torchvision_mobilenetv2():
     chosen = top_k_merges(mc.scores, 5, mc.comparable)
     print("data-free top-5 merges (pair i joins blocks i, i+1):", sorted(chosen))
     # Our documented formula picks the jumps into the *second* block of the wide stages, and
-    # only two of the five stage-boundary pairs (see README, "ModCap").
+    # only two of the five stage-boundary pairs (see docs/quantization.md, "MRECG: ModCap and the choice of merges").
     assert chosen == {6, 10, 12, 13, 15}
     assert chosen & STAGE_BOUNDARIES == {12, 15}
 

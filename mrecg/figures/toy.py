@@ -117,7 +117,7 @@ def real_claims(real: pd.DataFrame) -> pd.DataFrame:
                                ("output", "MRECG lowers the output error")):
             d = stats.paired(list(b[measure]), list(m[measure]))
             out.append({"model": model, "claim": claim, "mean": d.mean, "lo": d.lo, "hi": d.hi, "seeds": d.n,
-                        "verdict": stats.verdict(d, 0.0)})
+                        "verdict": oscillation.claim_verdict(d)})
     return pd.DataFrame(out)
 
 

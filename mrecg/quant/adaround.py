@@ -192,7 +192,7 @@ class WeightQuantizer(nn.Module):
         return (grid - self.zero) * self.scale
 
     def regularizer(self, beta: float) -> torch.Tensor:
-        """sum(1 - |2 h(V) - 1|^beta): zero only when every h(V) is exactly 0 or 1."""
+        """``sum(1 - |2 h(V) - 1|^beta)``: zero only when every h(V) is exactly 0 or 1."""
         h = rectified_sigmoid(self.v)
         return (1 - (2 * h - 1).abs().pow(beta)).sum()
 

@@ -2,7 +2,7 @@
 
 Given a unit (any module: one layer, one block, several blocks), its cached inputs from the
 partially quantized network, its cached float inputs and its float outputs, learn the AdaRound
-variables of its weights and the steps of its activation quantizers, jointly, with Adam:
+variables of its weights and the steps of its activation quantizers, jointly, with Adam::
 
     loss = || unit(x) - target ||^2  +  lambda * sum_layers sum(1 - |2 h(V) - 1|^beta)
 
