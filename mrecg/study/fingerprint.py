@@ -36,12 +36,13 @@ EQUIVALENT: dict[str, str] = {
     # resources joined the hash) moved into layers -- the records split from the numbers, each fact stated once,
     # the hash taken of content instead of paths -- then given the released range setups (act_init, default
     # "ours"), the released loop's switches (off by default) and per-block weight bits (the toy's knob, off by
-    # default). 8 committed records recomputed from scratch on their machine type (Intel Xeon, 1 thread, torch
-    # 2.14.1, CPU), both stamps, both families, nearest, AdaRound, BRECQ, QDrop and the released MRECG, W2A4 /
-    # W3A3 / W2A2: every number bit-identical, after the layout alone (2fc974c33426.json) and after the rest
-    # (732a529b4905.json), 2026-12-04.
-    "020f9608eb93": "732a529b4905",
-    "afa9c995a109": "732a529b4905",
+    # default) and stricter validation of bad input. 8 committed records recomputed from scratch on their machine
+    # type (Intel Xeon, 1 thread, torch 2.14.1, CPU), both stamps, both families, nearest, AdaRound, BRECQ, QDrop
+    # and the released MRECG, W2A4 / W3A3 / W2A2: every number bit-identical, after the layout alone
+    # (2fc974c33426.json), after the options (732a529b4905.json) and after the validation (586a26c6fb54.json),
+    # 2026-12-04.
+    "020f9608eb93": "586a26c6fb54",
+    "afa9c995a109": "586a26c6fb54",
 }
 
 
