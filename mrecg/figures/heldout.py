@@ -27,6 +27,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from .. import methods
 from ..study import paths, stats
 from ..study.runs import RunSpec
 from ..study.sweeps import Study
@@ -60,7 +61,7 @@ def specs(study: Study, stage: int) -> list[RunSpec]:
     for model, (w, a) in CELLS:
         for pair in plan["pairs"]:
             for method in pair:
-                extra = study.mrecg(model) if method.startswith("mrecg") else {}
+                extra = study.mrecg(model) if methods.get(method).baseline else {}
                 out += [study.spec(model, method=method, w_bits=w, a_bits=a, seed=s, **extra) for s in plan["seeds"]]
         for method, seeds in plan["also"]:
             out += [study.spec(model, method=method, w_bits=w, a_bits=a, seed=s) for s in seeds]
