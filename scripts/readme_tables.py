@@ -117,7 +117,7 @@ class Findings:
             "- Fashion-MNIST accuracies are not comparable with the paper's ImageNet ones; rooms, gains as fractions "
             "of the room, and orderings are. MRECG's gains include the released joint stem and head units, as in the "
             "paper; Fig. 4's random schemes and Table 2's \"+ expanded batch\" lack them. Every number below is "
-            "generated; the full list is in [FINDINGS.md](FINDINGS.md).",
+            "generated; the full list is in `FINDINGS.md`.",
         ]
 
     def table1_table(self) -> list[str]:
@@ -348,14 +348,15 @@ BLOCKS = {"mini-table": mini_table, "findings": findings, "findings-tables": fin
 def render(text: str) -> str:
     for name, make in BLOCKS.items():
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-        if start in text:
-            text = re.sub(rf"{re.escape(start)}.*?{re.escape(end)}", lambda _: f"{start}\n{make()}\n{end}", text, flags=re.S)
+        if re.search(rf"^{re.escape(start)}$", text, re.M):  # a marker on a line of its own (not an include's option)
+            text = re.sub(rf"^{re.escape(start)}$.*?^{re.escape(end)}$", lambda _: f"{start}\n{make()}\n{end}", text,
+                          flags=re.S | re.M)
     return text
 
 
 if __name__ == "__main__":
     texts = {f: f.read_text() for f in FILES}
-    if lost := [name for name in BLOCKS if not any(f"<!-- {name}:start -->" in t for t in texts.values())]:
+    if lost := [name for name in BLOCKS if not any(re.search(f"^<!-- {name}:start -->$", t, re.M) for t in texts.values())]:
         sys.exit(f"readme_tables: no file holds the block(s) {', '.join(lost)}")
     stale = {f: new for f, text in texts.items() if (new := render(text)) != text}
     full = findings_file()

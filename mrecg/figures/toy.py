@@ -122,7 +122,7 @@ def real_claims(real: pd.DataFrame) -> pd.DataFrame:
 
 
 def contrast_axis(study: Study, results_dir: str | os.PathLike, toy_records: Sequence[dict]) -> pd.DataFrame:
-    """Where everything sits on one pair of axes: capacity contrast (mean |log2| ModCap ratio of
+    """Where everything sits on one pair of axes: capacity contrast (mean ``|log2|`` ModCap ratio of
     adjacent comparable blocks, weights at W2) against oscillation share of the block curve (mean
     over seeds): the toy block by block per contrast, the real networks, and the paper's Fig. 6."""
     rows = []

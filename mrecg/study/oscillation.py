@@ -55,7 +55,7 @@ def unit_ends(scheme: Sequence[Sequence[int]]) -> list[int]:
 
 
 def capacity_contrast(values: Sequence[float], comparable: Sequence[bool] | None = None) -> float:
-    """Mean |log2| ratio of adjacent (comparable) blocks' ModCap: 0 when all are equal; the toy's
+    """Mean ``|log2|`` ratio of adjacent (comparable) blocks' ModCap: 0 when all are equal; the toy's
     is ``log2((bits + contrast) / bits)``."""
     comparable = list(comparable) if comparable is not None else [True] * (len(values) - 1)
     logs = [abs(math.log2(b / a)) for a, b, ok in zip(values, values[1:], comparable) if ok]
