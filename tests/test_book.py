@@ -239,11 +239,13 @@ def test_each_finding_links_the_cell_and_the_function_that_compute_it(book, brow
                   api: Array.from(fns.querySelectorAll('a')).map(a => a.href)};
         });""")
     assert len(rows) >= 7, rows
-    lines = (DOCS / "findings.md").read_text()
+    # the page's text, with the README block and FINDINGS.md that it includes
+    lines = "".join((path).read_text() for path in (DOCS / "findings.md", DOCS.parent / "README.md",
+                                                    DOCS.parent / "FINDINGS.md"))
     for row in rows:
-        # the prefix names lines of the generated list below the table
-        assert re.search(rf"^- {re.escape(row['what'].split(' (')[0])}", lines, flags=re.M) or \
-            row["what"] == "noise floor", row["what"]
+        # the prefix names a section or lines of the generated findings
+        name = re.escape(row["what"].split(" (")[0])
+        assert re.search(rf"^(#+ |- |\| )(\**)(\w+ )?{name}", lines, flags=re.M | re.I), row["what"]
         assert row["code"] and row["code"] == row["linked"], f"{row['what']}: a function not in the API reference"
         assert all("/_autosummary/" in href for href in row["api"]), row["api"]
         names = [c.rstrip("()").rsplit(".", 1)[-1] for c in row["code"]]
