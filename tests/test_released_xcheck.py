@@ -68,7 +68,7 @@ def test_ours_writes_a_row_and_resumes(xcheck, capsys, tmp_path):
 
 
 def test_stem_before_pool_makes_the_stem_a_layer_unit(xcheck):
-    from mrecg.units import build_chain, partition
+    from mrecg.recon.units import build_chain, partition
 
     from mrecg import models
 
