@@ -162,7 +162,7 @@ def test_nothing_is_read_back_to_the_host_per_step(monkeypatch):
     for iters in (5, 40):
         counts.clear()
         trace = reconstruct(unit, x, x, target, iters=iters, generator=torch.Generator().manual_seed(0),
-                            trace_every=10**9, loss=recon_loss, **KW)
+                            trace_every=10**9, **KW)
         seen.append(dict(counts))
     # per call, not per step: the trace, converted once after the loop, and flush_denormal()'s probe
     # of the CPU's setting (a CPU tensor, read before the loop)
@@ -222,10 +222,10 @@ def test_gpu_step_never_synchronises():
     unit, x, target = _mini_unit("mobilenetv2_x0.5", "features.9", 256)
     unit, x, target = unit.cuda(), x.cuda(), target.cuda()
     gen = torch.Generator().manual_seed(0)
-    reconstruct(unit, x, x, target, iters=3, generator=gen, trace_every=10**9, loss=recon_loss, **{**KW, "device": "cuda"})
+    reconstruct(unit, x, x, target, iters=3, generator=gen, trace_every=10**9, **{**KW, "device": "cuda"})
     torch.cuda.set_sync_debug_mode("error")
     try:
-        reconstruct(unit, x, x, target, iters=20, generator=gen, trace_every=5, loss=recon_loss, **{**KW, "device": "cuda"})
+        reconstruct(unit, x, x, target, iters=20, generator=gen, trace_every=5, **{**KW, "device": "cuda"})
     except RuntimeError as e:  # the one conversion of the trace after the loop is allowed
         assert "tolist" in "".join(__import__("traceback").format_tb(e.__traceback__)), e
     finally:
@@ -236,7 +236,7 @@ def _reconstructed(unit, x, target, iters: int, seed: int, old=None) -> tuple[to
     """A copy of ``unit`` reconstructed (by the old step inside ``old.old_step()``): its hard-rounding
     decisions (V >= 0) and its reconstruction loss on all of ``x``."""
     u = copy.deepcopy(unit)
-    kw = dict(iters=iters, generator=torch.Generator().manual_seed(seed), trace_every=50, loss=recon_loss, **KW)
+    kw = dict(iters=iters, generator=torch.Generator().manual_seed(seed), trace_every=50, **KW)
     with old.old_step() if old else contextlib.nullcontext():
         (old.old_reconstruct if old else reconstruct)(u, x, x, target, **kw)
         with torch.no_grad():
