@@ -157,11 +157,15 @@ STYLER_ID = re.compile(r"\bT_[0-9a-f]{5}(?![0-9A-Za-z])")  # pandas Styler: a ra
 ADDRESS = re.compile(r" at 0x[0-9a-f]+>")  # <pandas.io.formats.style.Styler at 0x7f...>
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 def scrub(text: str) -> str:
     """An executed notebook without what changes from one execution or machine to the next:
     papermill's timings, paths and versions (its parameters are kept), the kernel's execution
     timestamps, the Python version, the random id of the injected parameters cell, and in the
-    outputs the random ids of pandas' styled tables and the memory addresses in objects' reprs."""
+    outputs the random ids of pandas' styled tables and of widgets, the memory addresses in objects'
+    reprs, and the machine's path of the repository."""
     import nbformat
 
     nb = nbformat.reads(text, as_version=4)
@@ -169,16 +173,21 @@ def scrub(text: str) -> str:
     nb.metadata = {"kernelspec": KERNELSPEC, "papermill": {"parameters": parameters},
                    **({"language_info": {k: v for k, v in nb.metadata.language_info.items() if k != "version"}}
                       if "language_info" in nb.metadata else {})}
+    root = f"{paths.repo_root()}/"  # a path the notebook printed is shown relative to the repository
     for i, cell in enumerate(nb.cells):
         cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.id = "injected-parameters"
         for j, output in enumerate(cell.get("outputs", [])):
+            if "text" in output:  # printed lines
+                output["text"] = output["text"].replace(root, "")
             shown = output.get("data", {})
             if "text/html" in shown:  # a pandas Styler's table: its random id becomes the output's place
-                shown["text/html"] = STYLER_ID.sub(f"T_{i}_{j}", shown["text/html"])
+                shown["text/html"] = STYLER_ID.sub(f"T_{i}_{j}", shown["text/html"]).replace(root, "")
             if "text/plain" in shown:  # an object shown by its repr: no memory address
-                shown["text/plain"] = ADDRESS.sub(">", shown["text/plain"])
+                shown["text/plain"] = ADDRESS.sub(">", shown["text/plain"]).replace(root, "")
+            if WIDGET_VIEW in shown:  # a widget's random model id becomes the output's place
+                shown[WIDGET_VIEW]["model_id"] = f"widget-{i}-{j}"
     return nbformat.writes(nb) + "\n"
 
 
