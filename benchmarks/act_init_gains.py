@@ -1,14 +1,19 @@
 """Does the range setup change MRECG's paired gains? Issue #22's default decision, measured.
 
-    python benchmarks/act_init_gains.py [--act-init ours qdrop mqbench] [--seeds 0 1 2] [--estimate]
+    python benchmarks/act_init_gains.py [--act-init ours qdrop mqbench] [--baselines brecq qdrop]
+        [--cells mobilenetv2_x0.5:2/2 ...] [--seeds 0 1 2] [--estimate | --table]
 
 Per Table 1 cell (MobileNetV2 x0.5 at W2A2 and W3A3, ResNet-18 at W2A2; mini preset), per
 baseline (BRECQ, QDrop) and per ``act_init``: MRECG minus its baseline per seed, with the 95 %
-interval. ``act_init=ours`` runs are the committed records of ``results/mini`` (same keys), read,
-never rewritten; the other setups are computed into ``--records`` (default
+interval, and how the gain moves from ``act_init=ours`` to each other setup (per seed, with its
+interval). Every number compared is computed on this machine type (CPU model, threads, device):
+``act_init=ours`` runs are the committed records of ``results/mini`` (same keys) where those ran on
+this machine type, read, never rewritten; everything else is computed into ``--records`` (default
 ``benchmarks/results/act_init_gains/``) as ordinary records, one process, one thread, so an
-interrupted computation resumes where it stopped. ``--estimate`` prints the expected compute time
-from the committed records' seconds (the same runs with ``act_init=ours``) and exits.
+interrupted computation resumes where it stopped, and two processes given different ``--cells``
+share the work. ``--estimate`` prints the expected compute time from the committed records'
+seconds (the same runs with ``act_init=ours``) and exits; ``--table`` prints the stored records
+only, computing nothing.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mrecg.study.records import read_record, record_path, run, stored  # noqa: E402
+from mrecg.study.records import machine, read_record, record_path, run, stored  # noqa: E402
 from mrecg.study.runs import RunSpec  # noqa: E402
-from mrecg.study.stats import paired  # noqa: E402
+from mrecg.study.stats import machine_of, paired  # noqa: E402
 
 CELLS = (("mobilenetv2_x0.5", 2, 2), ("mobilenetv2_x0.5", 3, 3), ("resnet18", 2, 2))
 PAIRS = (("mrecg+brecq", "brecq"), ("mrecg+qdrop", "qdrop"))
@@ -36,46 +41,90 @@ def spec(model: str, method: str, w: int, a: int, seed: int, act_init: str) -> R
     return RunSpec(model, "mini", method=method, w_bits=w, a_bits=a, seed=seed, act_init=act_init)
 
 
-def record(s: RunSpec, records: Path) -> dict:
-    """The committed record when there is one (act_init=ours), else ours in ``records`` (computed if missing)."""
+def here() -> tuple[str, int, str]:
+    """This process's machine type, as pairs compare it (the runs here take one thread)."""
+    return machine_of({"machine": dict(machine("cpu"), threads=1)})
+
+
+def record(s: RunSpec, records: Path, compute: bool = True) -> dict | None:
+    """The committed record when it ran on this machine type, else the one in ``records``
+    (computed if missing and ``compute``; ``None`` if missing and not)."""
     if stored(s, COMMITTED):
-        return read_record(record_path(s, COMMITTED))
+        committed = read_record(record_path(s, COMMITTED))
+        if machine_of(committed) == here():
+            return committed
+    if stored(s, records) or not compute:
+        return read_record(record_path(s, records)) if stored(s, records) else None
     return run(s, records, progress=False)
 
 
-def estimate(act_inits: list[str], seeds: list[int]) -> float:
-    """Seconds the missing runs should take, from the committed act_init=ours records."""
+def estimate(act_inits: list[str], seeds: list[int], cells=CELLS, pairs=PAIRS) -> float:
+    """Seconds the missing runs should take, from the committed act_init=ours records (an
+    ``ours`` record from another machine type counts as one to compute)."""
     total = 0.0
-    for model, w, a in CELLS:
-        for pair in PAIRS:
+    for model, w, a in cells:
+        for pair in pairs:
             for method in pair:
                 for seed in seeds:
                     base = read_record(record_path(spec(model, method, w, a, seed, "ours"), COMMITTED))
-                    total += base["seconds"] * sum(ai != "ours" for ai in act_inits)
+                    to_compute = sum(ai != "ours" or machine_of(base) != here() for ai in act_inits)
+                    total += base["seconds"] * to_compute
     return total
+
+
+def parse_cell(text: str) -> tuple[str, int, int]:
+    """``mobilenetv2_x0.5:2/2`` -> ("mobilenetv2_x0.5", 2, 2), one of :data:`CELLS`."""
+    try:
+        model, bits = text.split(":")
+        w, a = (int(b) for b in bits.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a cell is MODEL:W/A, e.g. resnet18:2/2, got {text!r}") from None
+    if (model, w, a) not in CELLS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(f'{m}:{w}/{a}' for m, w, a in CELLS)}")
+    return model, w, a
+
+
+def table(act_inits: list[str], seeds: list[int], cells, pairs, records: Path, compute: bool) -> None:
+    """Per cell, baseline and setup: the gain (MRECG minus baseline) and its move from ``ours``;
+    rows with a missing record are skipped when not computing."""
+    print("| model | W/A | MRECG vs | act_init | gain (pt, mean of seeds) | 95 % interval | minus gain at ours | 95 % interval |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model, w, a in cells:
+        for mrecg, baseline in pairs:
+            gains = {}
+            for act_init in act_inits:
+                recs = {m: [record(spec(model, m, w, a, s, act_init), records, compute) for s in seeds]
+                        for m in (mrecg, baseline)}
+                if any(r is None for rs in recs.values() for r in rs):
+                    continue
+                gains[act_init] = [x["top1"] - y["top1"] for x, y in zip(recs[mrecg], recs[baseline])]
+                d = paired([r["top1"] for r in recs[mrecg]], [r["top1"] for r in recs[baseline]])
+                move = " | "
+                if act_init != "ours" and "ours" in gains:
+                    m = paired(gains[act_init], gains["ours"])
+                    move = f" {m.mean:+.2f} | [{m.lo:+.2f}, {m.hi:+.2f}]"
+                print(f"| {model} | W{w}A{a} | {baseline} | {act_init} | {d.mean:+.2f} | [{d.lo:+.2f}, {d.hi:+.2f}] |"
+                      f"{move} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--act-init", nargs="+", default=["ours", "qdrop", "mqbench"], choices=("ours", "qdrop", "mqbench"))
+    p.add_argument("--baselines", nargs="+", default=[b for _, b in PAIRS], choices=[b for _, b in PAIRS])
+    p.add_argument("--cells", nargs="+", type=parse_cell, default=list(CELLS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--records", type=Path, default=DEFAULT_RECORDS)
-    p.add_argument("--estimate", action="store_true")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--estimate", action="store_true")
+    mode.add_argument("--table", action="store_true")
     args = p.parse_args(argv)
+    pairs = [pair for pair in PAIRS if pair[1] in args.baselines]
     if args.estimate:
-        print(f"about {estimate(args.act_init, args.seeds) / 3600:.1f} h of compute at the committed records' speed")
+        seconds = estimate(args.act_init, args.seeds, args.cells, pairs)
+        print(f"about {seconds / 3600:.1f} h of compute at the committed records' speed")
         return 0
     torch.set_num_threads(1)
-    print("| model | W/A | MRECG vs | act_init | gain (pt, mean of seeds) | 95 % interval |")
-    print("|---|---|---|---|---|---|")
-    for model, w, a in CELLS:
-        for mrecg, baseline in PAIRS:
-            for act_init in args.act_init:
-                tops = {m: [record(spec(model, m, w, a, s, act_init), args.records)["top1"] for s in args.seeds]
-                        for m in (mrecg, baseline)}
-                d = paired(tops[mrecg], tops[baseline])
-                print(f"| {model} | W{w}A{a} | {baseline} | {act_init} | {d.mean:+.2f} | [{d.lo:+.2f}, {d.hi:+.2f}] |",
-                      flush=True)
+    table(args.act_init, args.seeds, args.cells, pairs, args.records, compute=not args.table)
     return 0
 
 
