@@ -94,12 +94,11 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         r = compute_record(spec, progress=not args.quiet)
     if args.json:
         keep = ("top1", "fp_top1", "scheme", "scheme_source", "modcap", "seconds", "code", "machine")
-        print(json.dumps({"model": args.model, "method": cfg.method, "bits": f"{cfg.w_bits}/{cfg.a_bits}",
-                          "preset": args.preset, "seed": cfg.seed, **{k: r[k] for k in keep},
-                          "unit_losses": {u["name"]: round(u["loss"], 6) for u in r["units"]}}))
-    else:
-        print(f"{args.model} {cfg.method} W{cfg.w_bits}A{cfg.a_bits} ({args.preset}, seed {cfg.seed}): "
-              f"top-1 {r['top1']:.2f}% (float {r['fp_top1']:.2f}%), {r['seconds']:.0f} s, scheme {r['scheme']}")
+        return print(json.dumps({"model": args.model, "method": cfg.method, "bits": f"{cfg.w_bits}/{cfg.a_bits}",
+                                 "preset": args.preset, "seed": cfg.seed, **{k: r[k] for k in keep},
+                                 "unit_losses": {u["name"]: round(u["loss"], 6) for u in r["units"]}}))
+    print(f"{args.model} {cfg.method} W{cfg.w_bits}A{cfg.a_bits} ({args.preset}, seed {cfg.seed}): "
+          f"top-1 {r['top1']:.2f}% (float {r['fp_top1']:.2f}%), {r['seconds']:.0f} s, scheme {r['scheme']}")
 
 
 def cmd_results(args: argparse.Namespace) -> None:
@@ -119,6 +118,8 @@ def cmd_results(args: argparse.Namespace) -> None:
 
 
 def cmd_modcap(args: argparse.Namespace) -> None:
+    import pandas as pd
+
     from .merging import modcap, schemes, selection
     from .study.runs import RunSpec, datasets
 
@@ -137,21 +138,19 @@ def cmd_modcap(args: argparse.Namespace) -> None:
            for kind, mc in found.items()}
     if args.json:
         return print(json.dumps({"model": args.model, "bits": f"{w_bits}/{a_bits}", "k": k, **out}))
-    import pandas as pd
-
+    labels = {"params": f"data-free (params x bits x stride^{args.stride_exponent:g})",
+              "loss": "data-dependent (block reconstruction loss)"}
     for kind, found_kind in out.items():
-        label = f"data-free (params x bits x stride^{args.stride_exponent:g})" if kind == "params" else \
-            "data-dependent (block reconstruction loss)"
         rows = pd.DataFrame(found_kind["rows"]).rename(columns={"score_next": "score->next", "comparable_next": "comparable"})
-        print(f"{args.model} W{w_bits}A{a_bits} ModCap {label}\n{rows.to_string(index=False)}\n"
+        print(f"{args.model} W{w_bits}A{a_bits} ModCap {labels[kind]}\n{rows.to_string(index=False)}\n"
               f"top-{k} scheme: {json.dumps(found_kind['scheme'])}\n")
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from .reproduce import reproduce  # imports every figure module: only when asked for
 
-    reproduce(**{name: getattr(args, name) for name in DRIVER_PARAMETERS}, notebooks=not args.compute_only,
-              models=args.models, stop_after=args.stop_after, executor=ExecutorChoice.from_args(args))
+    reproduce(**{n: getattr(args, n) for n in (*DRIVER_PARAMETERS, "models", "stop_after", "same_machine")},
+              notebooks=not args.compute_only, executor=ExecutorChoice.from_args(args))
 
 
 def cmd_notebooks(args: argparse.Namespace) -> None:
@@ -224,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name.replace('_', '-')}", help=text, **extra)
     p.add_argument("--compute-only", action="store_true", help="compute the runs, do not execute the notebooks")
     p.add_argument("--models", nargs="+", help="only these models' runs (with --compute-only), to split a grid")
-    p.add_argument("--stop-after", type=float, metavar="MINUTES", help="start no run expected to end later than "
-                   "this (with --compute-only): the runs that would be cut off are left for the next call")
+    p.add_argument("--stop-after", type=float, metavar="MINUTES", help="start no run expected to end later; "
+                   "the runs that would be cut off are left for the next call (with --compute-only)")
+    p.add_argument("--same-machine", nargs="*", metavar="FIGURE", help="recompute here the mixed-machine pairs' runs")
     ExecutorChoice.add_flags(p)
 
     command("notebooks", cmd_notebooks, "rebuild notebooks/*.ipynb from their sources (notebooks/*.py)", model=False)

@@ -31,6 +31,7 @@ from typing import Sequence
 from . import data
 from .config import check_device
 from .figures import all_specs, toy
+from .same_machine import check_names, recompute
 from .study import paths, records, runner
 from .study.executors import ExecutorChoice
 from .study.fingerprint import code_fingerprint
@@ -95,7 +96,8 @@ class Plan:
 
 
 def check_request(study: Study, notebooks_too: bool, models: Sequence[str] | None, stop_after: float | None,
-                  executor: ExecutorChoice = ExecutorChoice(), workers: int | None = None) -> None:
+                  executor: ExecutorChoice = ExecutorChoice(), workers: int | None = None,
+                  same_machine: Sequence[str] | None = None) -> None:
     """Every bad combination of options, in one line, before anything is read or computed."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise StudyError(f"workers must be a whole number >= 1 (or None: one per core), got {workers!r}")
@@ -107,6 +109,11 @@ def check_request(study: Study, notebooks_too: bool, models: Sequence[str] | Non
     if stop_after is not None and notebooks_too:
         raise StudyError("stop_after leaves runs uncomputed, which the notebooks would compute; use it with "
                          "--compute-only")
+    if same_machine is not None:
+        check_names(same_machine)
+        if notebooks_too or models or executor.kind != "local":
+            raise StudyError("same_machine recomputes runs on this machine only; use it with --compute-only, "
+                             "without models or a cluster executor")
     if stop_after is not None and stop_after <= 0:
         raise StudyError(f"stop_after must be a positive number of minutes, got {stop_after:g}")
     if study.preset == "paper":
@@ -194,15 +201,17 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
               results_dir: str | None = None, figures_dir: str | None = None, executed_dir: str | None = None,
               seeds=None, force: bool = False, recompute_stale: bool = False, workers: int | None = None,
               notebooks: bool = True, models: Sequence[str] | None = None, stop_after: float | None = None,
-              executor: ExecutorChoice = ExecutorChoice()) -> dict:
+              executor: ExecutorChoice = ExecutorChoice(), same_machine: Sequence[str] | None = None) -> dict:
     """Compute what is missing, execute the notebooks, record the computation. Returns the
     summary that went into the manifest (or the re-plot record).
     ``models`` computes only those models' runs, so that one grid can be split across machines
     (whole models, so that a model's paired comparisons share a machine when the split finishes).
     ``stop_after`` (minutes): start no run expected to end later; the rest is left for a later call.
-    ``executor``: where the runs are computed (:mod:`mrecg.study.executors`; default this machine's pool)."""
+    ``executor``: where the runs are computed (:mod:`mrecg.study.executors`; default this machine's pool).
+    ``same_machine`` (figure names, empty: all paired ones): instead of the missing runs, recompute
+    here the runs of those figures' mixed-machine pairs (:mod:`mrecg.same_machine`)."""
     study = Study(preset, seeds, data_root, device, cache_device)
-    check_request(study, notebooks, models, stop_after, executor, workers)
+    check_request(study, notebooks, models, stop_after, executor, workers, same_machine)
     results = paths.results_dir(results_dir)
     figures = paths.figures_dir(preset, figures_dir)
     executed = paths.executed_dir(preset, executed_dir)
@@ -220,8 +229,11 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
             f"{code_fingerprint()}): " + ("recomputing them" if recompute_stale else
                                           "reading them; pass recompute_stale to recompute"))
     t0 = time.perf_counter()
-    computed, todo, left = compute_grid(the_plan, study, force, recompute_stale, workers, deadline,
-                                        with_toy=not models, executor=executor)
+    if same_machine is not None:
+        computed, todo, left = recompute(study, results, same_machine, workers, deadline)
+    else:
+        computed, todo, left = compute_grid(the_plan, study, force, recompute_stale, workers, deadline,
+                                            with_toy=not models, executor=executor)
     compute_seconds = time.perf_counter() - t0
     if left:
         say(f"{len(left)} runs left for a later call (the same command): started, they were not expected to end "
@@ -232,6 +244,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     done = execute_notebooks(the_plan, computed, executed, parameters) if notebooks else []
     summary = {
         **source, **({"models": list(models)} if models else {}), "fingerprint": code_fingerprint(),
+        **({"same_machine": list(same_machine or ())} if same_machine is not None else {}),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{records.cpu_model()}, {os.cpu_count()} cores, {platform.platform()}",
         "workers": workers or (runner.default_workers(todo) if todo else None),

@@ -264,3 +264,11 @@ def test_eval_takes_every_preset_that_quantize_takes():
     for preset in ("smoke", "mini", "paper"):
         for command in ("eval", "quantize", "modcap"):
             assert parser.parse_args([command, "--model", "resnet18", "--preset", preset]).preset == preset
+
+
+def test_same_machine_names_its_figures_and_needs_compute_only(tmp_path):
+    one_line_error(mrecg("reproduce", "--preset", "smoke", "--compute-only", "--same-machine", "fig9",
+                         "--results-dir", tmp_path), "no paired figure fig9; choose from table1")
+    one_line_error(mrecg("reproduce", "--preset", "smoke", "--same-machine", "--results-dir", tmp_path),
+                   "use it with --compute-only")
+    assert not any(tmp_path.iterdir())

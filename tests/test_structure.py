@@ -22,7 +22,7 @@ LAYERS = (
     ("merging",),  # which units are reconstructed jointly: schemes, ModCap, selection
     ("study",),  # runs, records, the pool, notebooks' plumbing, fingerprint, statistics
     ("figures",),  # one module per paper artefact
-    ("train", "reproduce", "cli", "__init__"),  # drivers
+    ("train", "reproduce", "same_machine", "cli", "__init__"),  # drivers
 )
 RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}
 

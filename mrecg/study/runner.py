@@ -97,18 +97,17 @@ def terminal_reporter(label: str = "") -> Callable[[Progress, int], None]:
 
 class Timing:
     """Expected wall time of a run on this machine, from the records that this code computed on it
-    in the given results folders (same CPU model, platform, torch and device type): seconds per unit
+    in the given results folders (same CPU model, torch and device type; not the platform, whose
+    kernel build changes from one session of the same machine to the next): seconds per unit
     of :func:`estimated_cost`, the largest seen for runs of the same model, method and batch (the
     cost model does not know that QDrop's drop or merged units change a step's cost, and a loaded
     machine varies by up to 2x), else the median over the same method and batch, else over all
     runs; refined by each run of the sweep as it ends."""
 
     def __init__(self, results_dir: str | os.PathLike, device: str, *more: str | os.PathLike):
-        import platform
-
         import torch
 
-        here = (cpu_model(), platform.platform(), torch.__version__)
+        here = (cpu_model(), torch.__version__)
         self.ratios: dict[tuple, list[float]] = {}
         folders = dict.fromkeys(Path(f).resolve() for f in (results_dir, *more))
         for record in (r for folder in folders for r in load_records(folder, quiet=True)):
@@ -116,7 +115,7 @@ class Timing:
                 machine, spec = record["machine"], RunSpec.from_dict(record["spec"])
             except (ValueError, KeyError, TypeError):
                 continue  # records of other code's settings
-            if (machine.get("cpu"), machine.get("platform"), machine.get("torch")) == here and \
+            if (machine.get("cpu"), machine.get("torch")) == here and \
                     machine.get("device", "cpu").startswith("cpu" if device == "cpu" else "NVIDIA") and \
                     record.get("seconds") and not is_stale(record):  # other code ran at another speed
                 self.add(spec, record["seconds"])
