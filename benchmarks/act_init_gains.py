@@ -46,20 +46,29 @@ def here() -> tuple[str, int, str]:
     return machine_of({"machine": dict(machine("cpu"), threads=1)})
 
 
+def needs_computing(s: RunSpec, records: Path) -> bool:
+    """Whether ``s`` is to compute here: not in ``records``, and not committed from this machine type."""
+    if stored(s, records):
+        return False
+    return not stored(s, COMMITTED) or machine_of(read_record(record_path(s, COMMITTED))) != here()
+
+
 def record(s: RunSpec, records: Path, compute: bool = True) -> dict | None:
-    """The committed record when it ran on this machine type, else the one in ``records``
-    (computed if missing and ``compute``; ``None`` if missing and not)."""
-    if stored(s, COMMITTED):
-        committed = read_record(record_path(s, COMMITTED))
-        if machine_of(committed) == here():
-            return committed
-    if stored(s, records) or not compute:
-        return read_record(record_path(s, records)) if stored(s, records) else None
-    return run(s, records, progress=False)
+    """Computing: the committed record when it ran on this machine type, else the one in
+    ``records``, computed if missing. Reading (``compute`` false, whatever this machine is): the
+    one in ``records`` (what the benchmark computed), else the committed one, else ``None``."""
+    if compute and needs_computing(s, records):
+        return run(s, records, progress=False)
+    if compute and not stored(s, records):
+        return read_record(record_path(s, COMMITTED))
+    for folder in (records, COMMITTED):
+        if stored(s, folder):
+            return read_record(record_path(s, folder))
+    return None
 
 
-def estimate(act_inits: list[str], seeds: list[int], cells=CELLS, pairs=PAIRS) -> float:
-    """Seconds the missing runs should take, from the committed act_init=ours records (an
+def estimate(act_inits: list[str], seeds: list[int], cells=CELLS, pairs=PAIRS, records: Path = DEFAULT_RECORDS) -> float:
+    """Seconds the runs still to compute should take, from the committed act_init=ours records (an
     ``ours`` record from another machine type counts as one to compute)."""
     total = 0.0
     for model, w, a in cells:
@@ -67,8 +76,9 @@ def estimate(act_inits: list[str], seeds: list[int], cells=CELLS, pairs=PAIRS) -
             for method in pair:
                 for seed in seeds:
                     base = read_record(record_path(spec(model, method, w, a, seed, "ours"), COMMITTED))
-                    to_compute = sum(ai != "ours" or machine_of(base) != here() for ai in act_inits)
-                    total += base["seconds"] * to_compute
+                    to_compute = [ai for ai in act_inits if ai != "ours" or machine_of(base) != here()]
+                    total += base["seconds"] * sum(needs_computing(spec(model, method, w, a, seed, ai), records)
+                                                   for ai in to_compute)
     return total
 
 
@@ -84,11 +94,16 @@ def parse_cell(text: str) -> tuple[str, int, int]:
     return model, w, a
 
 
-def table(act_inits: list[str], seeds: list[int], cells, pairs, records: Path, compute: bool) -> None:
-    """Per cell, baseline and setup: the gain (MRECG minus baseline) and its move from ``ours``;
-    rows with a missing record are skipped when not computing."""
-    print("| model | W/A | MRECG vs | act_init | gain (pt, mean of seeds) | 95 % interval | minus gain at ours | 95 % interval |")
-    print("|---|---|---|---|---|---|---|---|")
+def table(act_inits: list[str], seeds: list[int], cells=CELLS, pairs=PAIRS, records: Path = DEFAULT_RECORDS,
+          compute: bool = False) -> list[str]:
+    """Per cell, baseline and setup: the gain (MRECG minus baseline, per seed) and how it moves
+    from ``ours`` (per seed), each with its 95 % interval; rows with a missing record are skipped
+    (reading), a row whose runs span machine types says so instead of its numbers."""
+    lines = ["| model | W/A | MRECG vs | act_init | gain (pt, mean of seeds) | 95 % interval | "
+             "minus the gain at ours | 95 % interval |", "|---|---|---|---|---|---|---|---|"]
+    if compute:  # rows as they are computed
+        print("\n".join(lines), flush=True)
+    machines: dict[str, set] = {}
     for model, w, a in cells:
         for mrecg, baseline in pairs:
             gains = {}
@@ -97,14 +112,21 @@ def table(act_inits: list[str], seeds: list[int], cells, pairs, records: Path, c
                         for m in (mrecg, baseline)}
                 if any(r is None for rs in recs.values() for r in rs):
                     continue
+                head = f"| {model} | W{w}A{a} | {baseline} | {act_init} |"
+                machines[act_init] = {machine_of(r) for rs in recs.values() for r in rs}
+                if len(machines[act_init]) > 1:
+                    lines.append(f"{head} runs of {len(machines[act_init])} machine types | | | |")
+                    continue
                 gains[act_init] = [x["top1"] - y["top1"] for x, y in zip(recs[mrecg], recs[baseline])]
                 d = paired([r["top1"] for r in recs[mrecg]], [r["top1"] for r in recs[baseline]])
                 move = " | "
-                if act_init != "ours" and "ours" in gains:
+                if act_init != "ours" and "ours" in gains and machines[act_init] == machines["ours"]:
                     m = paired(gains[act_init], gains["ours"])
                     move = f" {m.mean:+.2f} | [{m.lo:+.2f}, {m.hi:+.2f}]"
-                print(f"| {model} | W{w}A{a} | {baseline} | {act_init} | {d.mean:+.2f} | [{d.lo:+.2f}, {d.hi:+.2f}] |"
-                      f"{move} |", flush=True)
+                lines.append(f"{head} {d.mean:+.2f} | [{d.lo:+.2f}, {d.hi:+.2f}] |{move} |")
+                if compute:
+                    print(lines[-1], flush=True)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,11 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     pairs = [pair for pair in PAIRS if pair[1] in args.baselines]
     if args.estimate:
-        seconds = estimate(args.act_init, args.seeds, args.cells, pairs)
+        seconds = estimate(args.act_init, args.seeds, args.cells, pairs, args.records)
         print(f"about {seconds / 3600:.1f} h of compute at the committed records' speed")
         return 0
     torch.set_num_threads(1)
-    table(args.act_init, args.seeds, args.cells, pairs, args.records, compute=not args.table)
+    lines = table(args.act_init, args.seeds, args.cells, pairs, args.records, compute=not args.table)
+    if args.table:
+        print("\n".join(lines))
     return 0
 
 

@@ -341,7 +341,25 @@ def init_size_check() -> str:
     return "\n".join(f"- {line}" for line in lines) or "- no rows computed by the current code"
 
 
-BLOCKS = {"mini-table": mini_table, "findings": findings, "findings-tables": findings_tables, "step-lr-probe": step_lr_probe,
+def _benchmark(name: str):
+    """A script of benchmarks/ as a module (they are scripts, not a package)."""
+    sys.path.insert(0, str(README.parent / "benchmarks"))
+    return __import__(name)
+
+
+def released_xcheck() -> str:
+    """Ours beside the authors' released code (benchmarks/results/released_xcheck.jsonl)."""
+    xcheck = _benchmark("released_xcheck")
+    return xcheck.table([json.loads(line) for line in xcheck.DEFAULT_OUT.read_text().splitlines() if line.strip()])
+
+
+def act_init_gains() -> str:
+    """MRECG's paired gains per range setup (benchmarks/act_init_gains.py's records, read only)."""
+    gains = _benchmark("act_init_gains")
+    return "\n".join(gains.table(["ours", "qdrop", "mqbench"], [0, 1, 2]))
+
+
+BLOCKS = {"mini-table": mini_table, "released-xcheck": released_xcheck, "act-init-gains": act_init_gains, "findings": findings, "findings-tables": findings_tables, "step-lr-probe": step_lr_probe,
           "gpu-paper-path": gpu_paper_path, "init-size-check": init_size_check}
 
 

@@ -16,7 +16,7 @@ def load():
     return module
 
 
-def test_estimate_is_the_committed_seconds_per_extra_setup():
+def test_estimate_is_the_committed_seconds_per_run_left(tmp_path):
     gains = load()
     committed = sum(json.loads(gains.record_path(gains.spec(m, meth, w, a, s, "ours"), gains.COMMITTED).read_text())
                     ["seconds"] for m, w, a in gains.CELLS for pair in gains.PAIRS for meth in pair for s in (0, 1, 2))
@@ -25,22 +25,30 @@ def test_estimate_is_the_committed_seconds_per_extra_setup():
                if json.loads(gains.record_path(gains.spec(m, meth, w, a, s, "ours"), gains.COMMITTED).read_text())
                ["machine"]["device"] != "cpu")
     assert h200 > 0  # ResNet-18 W2A2 ran partly on an H200: those runs are computed here again
-    assert gains.estimate(["ours"], [0, 1, 2]) >= h200
-    assert gains.estimate(["ours", "qdrop", "mqbench"], [0, 1, 2]) == pytest.approx(
-        2 * committed + gains.estimate(["ours"], [0, 1, 2]))
+    assert gains.estimate(["ours"], [0, 1, 2], records=tmp_path) >= h200
+    assert gains.estimate(["ours", "qdrop", "mqbench"], [0, 1, 2], records=tmp_path) == pytest.approx(
+        2 * committed + gains.estimate(["ours"], [0, 1, 2], records=tmp_path))
     assert committed > 0
 
 
-def test_ours_is_read_from_the_committed_records_of_this_machine_type_only(tmp_path):
+def test_ours_is_computed_again_only_where_it_ran_on_another_machine_type(tmp_path):
     gains = load()
     cpu = gains.spec("mobilenetv2_x0.5", "brecq", 2, 2, 0, "ours")  # committed on a 1-thread CPU
     h200 = gains.spec("resnet18", "brecq", 2, 2, 0, "ours")  # committed on an H200
     committed = json.loads(gains.record_path(cpu, gains.COMMITTED).read_text())
-    same = gains.machine_of(committed) == gains.here()
-    got = gains.record(cpu, tmp_path, compute=False)
-    assert (got["key"] == cpu.key()) if same else got is None
-    assert gains.record(h200, tmp_path, compute=False) is None  # another machine type: to compute here
+    assert gains.needs_computing(cpu, tmp_path) == (gains.machine_of(committed) != gains.here())
+    assert gains.needs_computing(h200, tmp_path)  # another machine type: to compute here
+    assert gains.needs_computing(gains.spec("resnet18", "brecq", 2, 2, 0, "qdrop"), tmp_path)
+    # reading, whatever this machine is: the committed record when the benchmark computed none
+    assert gains.record(h200, tmp_path, compute=False)["key"] == h200.key()
+    assert gains.record(gains.spec("resnet18", "brecq", 2, 2, 0, "qdrop"), tmp_path, compute=False) is None
     assert not any(tmp_path.iterdir())  # nothing computed, nothing written
+
+
+def test_a_table_row_never_pairs_runs_of_two_machine_types(tmp_path):
+    gains = load()
+    lines = gains.table(["ours"], [0, 1, 2], [("resnet18", 2, 2)], gains.PAIRS[:1], tmp_path)
+    assert lines[2] == "| resnet18 | W2A2 | brecq | ours | runs of 2 machine types | | | |"  # CPU and H200 records
 
 
 def test_cells_are_checked_before_any_work():

@@ -78,3 +78,35 @@ def test_stem_before_pool_makes_the_stem_a_layer_unit(xcheck):
     assert (released[0].elements, released[0].layer) == ((0,), "0")  # the conv layer, before the max-pool
     assert type(q.elements[0].get_submodule("0")).__name__ == "QuantLayer"
     assert released[1:] == ours[1:]
+
+
+def test_the_table_pairs_seeds_of_one_machine_type_and_decides_the_tolerance(xcheck):
+    cpu = {"cpu": "A", "threads": 1, "device": "cpu"}
+    base = dict(method="qdrop", bits="2/2", iters=500, act_init="qdrop", machine=cpu)
+    released = [dict(base, impl="released", code="wimh966/QDrop@x", seed=s, top1=t, variant=[])
+                for s, t in ((0, 85.0), (1, 85.2), (2, 85.4))]
+    close = [dict(base, impl="ours", code="mrecg@y", seed=s, top1=t, variant=[])
+             for s, t in ((0, 85.1), (1, 85.35), (2, 85.45))]  # differences +0.1, +0.15, +0.05
+    ours = [dict(r, impl="ours", code="mrecg@y") for r in released]
+    far = [dict(r, variant=["two_adams"], top1=r["top1"] - 1.0) for r in ours]  # -1.0 at every seed
+    elsewhere = [dict(r, variant=["with_replacement"], machine=dict(cpu, cpu="B")) for r in ours]
+    lines = xcheck.table(released + close + far + elsewhere).splitlines()
+    rows = {line.split(" | ")[2]: line.split(" | ")[3:] for line in lines[2:]}
+    assert rows["ours, act_init=qdrop"] == ["85.30", "0, 1, 2", "+0.10 [-0.02, +0.22]", "yes", "yes |"]
+    assert rows["ours, act_init=qdrop, released choices: two_adams"][2:] == ["-1.00 [-1.00, -1.00]", "no", "no |"]
+    assert rows["ours, act_init=qdrop, released choices: with_replacement"][2:] == ["", "", " |"]  # no pair: other CPU
+    assert xcheck.within(-0.5, 0.1) == "undecided (wider)"
+
+
+def test_brecq_is_measured_against_qdrops_loop_at_drop_prob_1_when_it_ran(xcheck):
+    """MRECG's BRECQ is QDrop's loop keeping every quantized activation: the reference for ours and
+    for yhhhli/BRECQ's own two-stage pipeline alike."""
+    cpu = {"cpu": "A", "threads": 1, "device": "cpu"}
+    base = dict(method="brecq", bits="2/4", iters=500, machine=cpu, variant=[])
+    loop = [dict(base, impl="released", code="wimh966/QDrop@x", act_init="qdrop", seed=s, top1=90.0 + s / 10)
+            for s in range(3)]
+    two_stage = [dict(r, code="yhhhli/BRECQ@z", act_init="brecq", top1=r["top1"] - 1.0) for r in loop]
+    ours = [dict(r, impl="ours", code="mrecg@y", act_init="ours", top1=r["top1"] + 0.1) for r in loop]
+    rows = {line.split(" | ")[2]: line.split(" | ")[5] for line in xcheck.table(loop + two_stage + ours).splitlines()[2:]}
+    assert rows == {"ours, act_init=ours": "+0.10 [+0.10, +0.10]", "released (wimh966/QDrop)": "",
+                    "released (yhhhli/BRECQ)": "-1.00 [-1.00, -1.00]"}
