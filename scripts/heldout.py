@@ -1,0 +1,96 @@
+"""Compute a stage of the preregistered held-out Table 1 cells (issue #24) on this machine, cell by cell.
+
+    python scripts/heldout.py --stage 1 [--stop-after MINUTES] [--workers N] [--device cpu|cuda] [--plan]
+
+Before any run it checks what makes a held-out record count (``tests/test_preregistration.py``
+refuses the rest): the preregistration is committed, this checkout descends from it, and no code
+that the records hash has uncommitted changes (a record names the commit that made it). The runs
+go cell by cell, each cell's pairs on this machine, and ``--stop-after`` starts no run expected to
+end later, so a call cut short leaves whole cells for the next one (the same command resumes).
+At the end it prints which cells are complete: commit each complete cell's records
+(``results/mini/<key>.json``) on its own. ``--plan`` prints the cells and the expected hours only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mrecg.figures import heldout  # noqa: E402
+from mrecg.study import paths, runner  # noqa: E402
+from mrecg.study.fingerprint import RESOURCES, SOURCES  # noqa: E402
+from mrecg.study.records import stored  # noqa: E402
+from mrecg.study.sweeps import Study  # noqa: E402
+
+REGISTRATION = "results/mini/preregistration.md"
+
+
+def refusal(repo: Path = REPO) -> str | None:
+    """Why a held-out record computed now in ``repo`` would not count, or ``None``."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+
+    added = git("log", "--format=%H", "--", REGISTRATION).stdout.split()
+    if not added:
+        return f"{REGISTRATION} is not committed: preregister first (scripts/preregister.py)"
+    if git("merge-base", "--is-ancestor", added[-1], "HEAD").returncode != 0:
+        return f"this checkout does not descend from the preregistration {added[-1][:7]}"
+    hashed = [f"mrecg/{s}" for s in SOURCES + RESOURCES]
+    if changed := git("status", "--porcelain", "--", *hashed).stdout.strip():
+        return f"the code the records hash has uncommitted changes ({changed.splitlines()[0].strip()}): commit it first"
+    return None
+
+
+def cell_of(spec) -> int:
+    """The run's cell, in the preregistration's order (the runner computes lower groups first)."""
+    cfg = spec.resolved()
+    return heldout.CELLS.index((spec.model, (cfg.w_bits, cfg.a_bits)))
+
+
+def report(study: Study, stage: int, results: Path) -> list[str]:
+    """One line per held-out cell: complete, or how many of its runs are stored."""
+    lines = []
+    for model, (w, a) in heldout.CELLS:
+        mine = [s for s in heldout.specs(study, stage) if s.model == model and
+                (s.resolved().w_bits, s.resolved().a_bits) == (w, a)]
+        done = sum(stored(s, results) for s in mine)
+        state = "complete: commit its records" if done == len(mine) else f"{done} of {len(mine)} runs stored"
+        lines.append(f"{model} W{w}A{a}: {state}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--stage", type=int, choices=sorted(heldout.STAGES), required=True)
+    p.add_argument("--stop-after", type=float, metavar="MINUTES")
+    p.add_argument("--workers", type=int, help="default: one process per core (one per GPU run)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--plan", action="store_true", help="print the cells and the expected hours, compute nothing")
+    args = p.parse_args(argv)
+    if args.stop_after is not None and args.stop_after <= 0:
+        p.error(f"--stop-after must be a positive number of minutes, got {args.stop_after:g}")
+    study, results = Study("mini", device=args.device), paths.results_dir()
+    if args.plan:
+        hours = heldout.plan_seconds(study, args.stage) / 3600
+        print("\n".join(report(study, args.stage, results)) + f"\nabout {hours:.1f} single-process hours on this CPU")
+        return 0
+    if why := refusal():
+        print(f"heldout: error: {why}", file=sys.stderr)
+        return 2
+    deadline = time.time() + 60 * args.stop_after if args.stop_after is not None else None
+    left = runner.compute_missing(heldout.specs(study, args.stage), results, workers=args.workers, deadline=deadline,
+                                  group=cell_of, report=runner.terminal_reporter(f"held-out stage {args.stage}: "))
+    print("\n".join(report(study, args.stage, results)))
+    if left:
+        print(f"{len(left)} runs left for a later call (the same command)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

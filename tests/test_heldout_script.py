@@ -1,0 +1,45 @@
+"""scripts/heldout.py: the held-out cells are computed only on code that descends from the
+preregistration, whole cells first."""
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mrecg.figures import heldout
+from mrecg.study.sweeps import Study
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("heldout_script", REPO / "scripts" / "heldout.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runs_are_grouped_by_cell_in_the_registered_order():
+    script = load()
+    specs = heldout.specs(Study("mini"), 1)
+    groups = [script.cell_of(s) for s in specs]
+    assert groups == sorted(groups) and set(groups) == set(range(len(heldout.CELLS)))
+    assert all(groups.count(g) == 6 for g in set(groups))  # 2 methods x 3 seeds per cell
+
+
+def test_uncommitted_hashed_code_is_refused_before_any_run(tmp_path):
+    if subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO, capture_output=True,
+                      text=True).stdout.strip() != "false":
+        pytest.skip("needs the history")
+    script = load()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    assert script.refusal(clone) is None  # the committed code descends from the registration
+    (clone / "mrecg" / "methods.py").write_text((clone / "mrecg" / "methods.py").read_text() + "\n# an edit\n")
+    assert script.refusal(clone).startswith("the code the records hash has uncommitted changes (M mrecg/methods.py)")
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-f", "HEAD"], check=True)
+    first = subprocess.run(["git", "-C", str(clone), "rev-list", "--max-parents=0", "HEAD"], capture_output=True,
+                           text=True, check=True).stdout.split()[0]
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", first], check=True)
+    assert "preregistration" in script.refusal(clone)  # before it: not committed there yet
