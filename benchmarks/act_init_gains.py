@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -94,39 +95,87 @@ def parse_cell(text: str) -> tuple[str, int, int]:
     return model, w, a
 
 
-def table(act_inits: list[str], seeds: list[int], cells=CELLS, pairs=PAIRS, records: Path = DEFAULT_RECORDS,
-          compute: bool = False) -> list[str]:
-    """Per cell, baseline and setup: the gain (MRECG minus baseline, per seed) and how it moves
-    from ``ours`` (per seed), each with its 95 % interval; rows with a missing record are skipped
-    (reading), a row whose runs span machine types says so instead of its numbers."""
-    lines = ["| model | W/A | MRECG vs | act_init | gain (pt, mean of seeds) | 95 % interval | "
-             "minus the gain at ours | 95 % interval |", "|---|---|---|---|---|---|---|---|"]
-    if compute:  # rows as they are computed
-        print("\n".join(lines), flush=True)
-    machines: dict[str, set] = {}
+def rows(act_inits: list[str], seeds: list[int], cells=CELLS, pairs=PAIRS, records: Path = DEFAULT_RECORDS,
+         compute: bool = False) -> Iterator[dict]:
+    """Per cell, baseline and setup with every record present: the gain (MRECG minus baseline per
+    seed) and its move from ``ours`` (per seed), or ``mixed`` when the runs span machine types."""
     for model, w, a in cells:
         for mrecg, baseline in pairs:
-            gains = {}
+            gains, machines = {}, {}
             for act_init in act_inits:
                 recs = {m: [record(spec(model, m, w, a, s, act_init), records, compute) for s in seeds]
                         for m in (mrecg, baseline)}
                 if any(r is None for rs in recs.values() for r in rs):
                     continue
-                head = f"| {model} | W{w}A{a} | {baseline} | {act_init} |"
+                row = dict(model=model, bits=f"W{w}A{a}", baseline=baseline, act_init=act_init, gain=None, move=None)
                 machines[act_init] = {machine_of(r) for rs in recs.values() for r in rs}
-                if len(machines[act_init]) > 1:
-                    lines.append(f"{head} runs of {len(machines[act_init])} machine types | | | |")
-                    continue
-                gains[act_init] = [x["top1"] - y["top1"] for x, y in zip(recs[mrecg], recs[baseline])]
-                d = paired([r["top1"] for r in recs[mrecg]], [r["top1"] for r in recs[baseline]])
-                move = " | "
-                if act_init != "ours" and "ours" in gains and machines[act_init] == machines["ours"]:
-                    m = paired(gains[act_init], gains["ours"])
-                    move = f" {m.mean:+.2f} | [{m.lo:+.2f}, {m.hi:+.2f}]"
-                lines.append(f"{head} {d.mean:+.2f} | [{d.lo:+.2f}, {d.hi:+.2f}] |{move} |")
-                if compute:
-                    print(lines[-1], flush=True)
+                row["mixed"] = len(machines[act_init]) > 1
+                if not row["mixed"]:
+                    gains[act_init] = [x["top1"] - y["top1"] for x, y in zip(recs[mrecg], recs[baseline])]
+                    row["gain"] = paired([r["top1"] for r in recs[mrecg]], [r["top1"] for r in recs[baseline]])
+                    if act_init != "ours" and "ours" in gains and machines[act_init] == machines["ours"]:
+                        row["move"] = paired(gains[act_init], gains["ours"])
+                yield row
+
+
+def table(act_inits: list[str], seeds: list[int], cells=CELLS, pairs=PAIRS, records: Path = DEFAULT_RECORDS,
+          compute: bool = False) -> list[str]:
+    """:func:`rows` as markdown (printed as they come when computing)."""
+    lines = ["| model | W/A | MRECG vs | act_init | gain (pt, mean of seeds) | 95 % interval | "
+             "minus the gain at ours | 95 % interval |", "|---|---|---|---|---|---|---|---|"]
+    if compute:
+        print("\n".join(lines), flush=True)
+    for row in rows(act_inits, seeds, cells, pairs, records, compute):
+        head = f"| {row['model']} | {row['bits']} | {row['baseline']} | {row['act_init']} |"
+        if row["mixed"]:
+            lines.append(f"{head} runs of two machine types | | | |")
+        else:
+            d, m = row["gain"], row["move"]
+            move = f" {m.mean:+.2f} | [{m.lo:+.2f}, {m.hi:+.2f}]" if m else " | "
+            lines.append(f"{head} {d.mean:+.2f} | [{d.lo:+.2f}, {d.hi:+.2f}] |{move} |")
+        if compute:
+            print(lines[-1], flush=True)
     return lines
+
+
+DECISIVE = "mqbench"  # the range setup of the released MRECG code (MQBench), which made the paper's MRECG rows
+
+
+def decision(found: list[dict], tables: str = "ours") -> str:
+    """Issue #22's rule, worded: if the released MRECG code's setup (:data:`DECISIVE`) moves a
+    paired gain beyond its 95 % interval (the move's interval excludes 0), the grid is recomputed
+    with it; otherwise one shared setup stays. Other setups' moves are reported as sensitivity.
+    ``tables``: the setup the tables use now (``mrecg.study.sweeps.TABLES_ACT_INIT``)."""
+    def moved(r: dict) -> bool:
+        return r["move"].lo > 0 or r["move"].hi < 0
+
+    def listed(rs: list[dict]) -> str:
+        return "; ".join(f"{r['model']} {r['bits']} vs {r['baseline']}: {r['move'].mean:+.2f} "
+                         f"[{r['move'].lo:+.2f}, {r['move'].hi:+.2f}]" for r in rs)
+
+    moves = [r for r in found if r["move"] is not None]
+    decisive = [r for r in moves if r["act_init"] == DECISIVE]
+    others = [r for r in moves if r["act_init"] != DECISIVE]
+    lines = []
+    if not decisive:
+        lines.append(f"Undecided: the released MRECG code's setup (`{DECISIVE}`) has not been measured against ours on "
+                     f"one machine type yet.")
+    elif beyond := [r for r in decisive if moved(r)]:
+        lines.append(f"**Recompute.** The released MRECG code's setup (`{DECISIVE}`) moves MRECG's paired gain beyond its "
+                     f"95 % interval in {len(beyond)} of {len(decisive)} cells ({listed(decisive)}): the tables are to "
+                     f"use it for every method, recomputed" + (
+                         "." if tables == DECISIVE else f" (`-p act_init {DECISIVE}`); until that grid is complete, the "
+                         f"tables below still show `{tables}`."))
+    else:
+        lines.append(f"**Keep ours.** The released MRECG code's setup (`{DECISIVE}`) moves MRECG's paired gain beyond "
+                     f"its 95 % interval in none of {len(decisive)} cells ({listed(decisive)}): the tables keep one "
+                     f"shared setup, ours, for every method" + ("." if tables == "ours" else
+                                                                 f" (they show `{tables}` now)."))
+    for setup in dict.fromkeys(r["act_init"] for r in others):
+        mine = [r for r in others if r["act_init"] == setup]
+        lines.append(f"Sensitivity: the `{setup}` setup moves it beyond its interval in "
+                     f"{sum(moved(r) for r in mine)} of {len(mine)} cells ({listed(mine)}).")
+    return " ".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ from .study.notebooks import execute, figure_notebooks
 from .study.runner import say
 from .study.runs import RunSpec
 from .study.storage import save_json
-from .study.sweeps import Study, StudyError
+from .study.sweeps import TABLES_ACT_INIT, Study, StudyError
 
 OUTPUT_DIRS = ("results", "figures", "executed")  # what a reproduction writes: not a code change
 
@@ -199,8 +199,8 @@ def record_computation(summary: dict, study: Study, results: Path) -> Path:
 
 def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "auto", data_root: str | None = None,
               results_dir: str | None = None, figures_dir: str | None = None, executed_dir: str | None = None,
-              seeds=None, force: bool = False, recompute_stale: bool = False, workers: int | None = None,
-              notebooks: bool = True, models: Sequence[str] | None = None, stop_after: float | None = None,
+              seeds=None, act_init: str = TABLES_ACT_INIT, force: bool = False, recompute_stale: bool = False,
+              workers: int | None = None, notebooks: bool = True, models: Sequence[str] | None = None, stop_after: float | None = None,
               executor: ExecutorChoice = ExecutorChoice(), same_machine: Sequence[str] | None = None) -> dict:
     """Compute what is missing, execute the notebooks, record the computation. Returns the
     summary that went into the manifest (or the re-plot record).
@@ -210,7 +210,7 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
     ``executor``: where the runs are computed (:mod:`mrecg.study.executors`; default this machine's pool).
     ``same_machine`` (figure names, empty: all paired ones): instead of the missing runs, recompute
     here the runs of those figures' mixed-machine pairs (:mod:`mrecg.same_machine`)."""
-    study = Study(preset, seeds, data_root, device, cache_device)
+    study = Study(preset, seeds, data_root, device, cache_device, act_init)
     check_request(study, notebooks, models, stop_after, executor, workers, same_machine)
     results = paths.results_dir(results_dir)
     figures = paths.figures_dir(preset, figures_dir)
@@ -240,7 +240,8 @@ def reproduce(preset: str = "mini", device: str = "cpu", cache_device: str = "au
             f"within the {stop_after:g} minutes")
     parameters = dict(preset=preset, device=device, cache_device=cache_device, data_root=data_root,
                       results_dir=paths.portable(results), figures_dir=paths.portable(figures),
-                      seeds=list(study.seeds) if study.seeds is not None else None, force=False, recompute_stale=False)
+                      seeds=list(study.seeds) if study.seeds is not None else None, act_init=act_init, force=False,
+                      recompute_stale=False)
     done = execute_notebooks(the_plan, computed, executed, parameters) if notebooks else []
     summary = {
         **source, **({"models": list(models)} if models else {}), "fingerprint": code_fingerprint(),

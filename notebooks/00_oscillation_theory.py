@@ -73,6 +73,7 @@ data_root = None         # ImageNet root with train/ and val/ (paper preset only
 results_dir = None       # None: results/ of the repository
 figures_dir = None       # None: figures/<preset>/ of the repository
 seeds = None             # None: each sweep's own seeds
+act_init = 'ours'        # range setup of every run: ours | qdrop | mqbench (the released MRECG code's)
 force = False            # True: recompute every run instead of reading the cache
 recompute_stale = False  # True: recompute the runs that other code computed
 
@@ -125,7 +126,7 @@ worst = max(max(oscillation.block_values(r["errors"])) for r in records if r["se
 print(f"float toy: {records[0]['fp_top1']:.2f} % test top-1 on Fashion-MNIST; largest block-by-block error of the "
       f"sweep: {worst:.3f} of the float output's energy")
 claims = oscillation.claims(records)
-real = toy_figure.real_frame(results_dir, study.preset)
+real = toy_figure.real_frame(results_dir, study.preset, study.act_init)
 axis = toy_figure.contrast_axis(study, results_dir, records)
 files = toy_figure.plot(records, axis, figures_dir / "fig_oscillation_toy")
 display(Image(str(files[0])))

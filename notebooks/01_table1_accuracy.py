@@ -32,6 +32,7 @@ data_root = None         # ImageNet root with train/ and val/ (paper preset only
 results_dir = None       # None: results/ of the repository
 figures_dir = None       # None: figures/<preset>/ of the repository
 seeds = None             # None: each sweep's own seeds
+act_init = 'ours'        # range setup of every run: ours | qdrop | mqbench (the released MRECG code's)
 force = False            # True: recompute every run instead of reading the cache
 recompute_stale = False  # True: recompute the runs that other code computed
 

@@ -353,13 +353,29 @@ def released_xcheck() -> str:
     return xcheck.table([json.loads(line) for line in xcheck.DEFAULT_OUT.read_text().splitlines() if line.strip()])
 
 
+def agreement() -> str:
+    """The README's short agreement table: the named configurations and their references."""
+    xcheck = _benchmark("released_xcheck")
+    rows = [json.loads(line) for line in xcheck.DEFAULT_OUT.read_text().splitlines() if line.strip()]
+    return xcheck.table(xcheck.named(rows))
+
+
 def act_init_gains() -> str:
     """MRECG's paired gains per range setup (benchmarks/act_init_gains.py's records, read only)."""
     gains = _benchmark("act_init_gains")
     return "\n".join(gains.table(["ours", "qdrop", "mqbench"], [0, 1, 2]))
 
 
-BLOCKS = {"mini-table": mini_table, "released-xcheck": released_xcheck, "act-init-gains": act_init_gains, "findings": findings, "findings-tables": findings_tables, "step-lr-probe": step_lr_probe,
+def act_init_decision() -> str:
+    """Which range setup the tables use, decided by the measured paired gains."""
+    from mrecg.study.sweeps import TABLES_ACT_INIT
+
+    gains = _benchmark("act_init_gains")
+    return gains.decision(list(gains.rows(["ours", "qdrop", "mqbench"], [0, 1, 2])), TABLES_ACT_INIT)
+
+
+BLOCKS = {"mini-table": mini_table, "released-xcheck": released_xcheck, "agreement": agreement,
+          "act-init-gains": act_init_gains, "act-init-decision": act_init_decision, "findings": findings, "findings-tables": findings_tables, "step-lr-probe": step_lr_probe,
           "gpu-paper-path": gpu_paper_path, "init-size-check": init_size_check}
 
 

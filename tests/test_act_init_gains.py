@@ -48,7 +48,7 @@ def test_ours_is_computed_again_only_where_it_ran_on_another_machine_type(tmp_pa
 def test_a_table_row_never_pairs_runs_of_two_machine_types(tmp_path):
     gains = load()
     lines = gains.table(["ours"], [0, 1, 2], [("resnet18", 2, 2)], gains.PAIRS[:1], tmp_path)
-    assert lines[2] == "| resnet18 | W2A2 | brecq | ours | runs of 2 machine types | | | |"  # CPU and H200 records
+    assert lines[2] == "| resnet18 | W2A2 | brecq | ours | runs of two machine types | | | |"  # CPU and H200 records
 
 
 def test_cells_are_checked_before_any_work():
@@ -57,3 +57,20 @@ def test_cells_are_checked_before_any_work():
     for bad in ("resnet18", "resnet18:4/4", "resnet18:two/2"):
         with pytest.raises(Exception, match="resnet18"):
             gains.parse_cell(bad)
+
+
+def test_the_decision_follows_the_released_mrecg_setups_moves():
+    from mrecg.study.stats import paired
+
+    gains = load()
+    row = dict(model="m", bits="W2A2", baseline="brecq", mixed=False, gain=None)
+    within = dict(row, act_init="mqbench", move=paired([0.1, -0.2, 0.3], [0.0, 0.0, 0.0]))
+    beyond = dict(row, act_init="mqbench", move=paired([0.5, 0.6, 0.55], [0.0, 0.0, 0.0]))
+    other = dict(row, act_init="qdrop", move=paired([1.1, 1.2, 1.15], [0.0, 0.0, 0.0]))
+    assert gains.decision([within, other]).startswith("**Keep ours.**")
+    assert "Sensitivity: the `qdrop` setup moves it beyond its interval in 1 of 1 cells" in gains.decision([within, other])
+    assert gains.decision([within, beyond]).startswith("**Recompute.**") and "in 1 of 2 cells" in gains.decision(
+        [within, beyond])
+    assert gains.decision([other]).startswith("Undecided")
+    assert gains.decision([beyond], "ours").endswith("until that grid is complete, the tables below still show `ours`.")
+    assert gains.decision([beyond], "mqbench").endswith("recomputed.")

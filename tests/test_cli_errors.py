@@ -272,3 +272,9 @@ def test_same_machine_names_its_figures_and_needs_compute_only(tmp_path):
     one_line_error(mrecg("reproduce", "--preset", "smoke", "--same-machine", "--results-dir", tmp_path),
                    "use it with --compute-only")
     assert not any(tmp_path.iterdir())
+
+
+def test_reproduce_names_the_range_setups(tmp_path):
+    one_line_error(mrecg("reproduce", "--preset", "smoke", "--compute-only", "--act-init", "released",
+                         "--results-dir", tmp_path), "act_init must be one of ours, qdrop, mqbench")
+    assert not any(tmp_path.iterdir())

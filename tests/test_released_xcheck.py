@@ -110,3 +110,15 @@ def test_brecq_is_measured_against_qdrops_loop_at_drop_prob_1_when_it_ran(xcheck
     rows = {line.split(" | ")[2]: line.split(" | ")[5] for line in xcheck.table(loop + two_stage + ours).splitlines()[2:]}
     assert rows == {"ours, act_init=ours": "+0.10 [+0.10, +0.10]", "released (wimh966/QDrop)": "",
                     "released (yhhhli/BRECQ)": "-1.00 [-1.00, -1.00]"}
+
+
+def test_the_readme_names_one_configuration_per_method_and_its_reference(xcheck):
+    cpu = {"cpu": "A", "threads": 1, "device": "cpu"}
+    rows = [dict(impl="ours", method="qdrop", act_init="qdrop", variant=["stem_before_pool"], code="mrecg@y"),
+            dict(impl="ours", method="qdrop", act_init="ours", variant=[], code="mrecg@y"),
+            dict(impl="ours", method="brecq", act_init="ours", variant=[], code="mrecg@y"),
+            dict(impl="released", method="brecq", act_init="qdrop", variant=[], code="wimh966/QDrop@x"),
+            dict(impl="released", method="brecq", act_init="brecq", variant=[], code="yhhhli/BRECQ@z")]
+    rows = [dict(r, machine=cpu, bits="2/4", iters=500, seed=0, top1=90.0) for r in rows]
+    assert [(r["method"], r["act_init"]) for r in xcheck.named(rows)] == [("qdrop", "qdrop"), ("brecq", "ours"),
+                                                                          ("brecq", "qdrop")]

@@ -24,7 +24,7 @@ from ..merging.modcap import data_free
 from ..study import oscillation, paper, stats, toy
 from ..study import records as stored_records
 from ..study.fingerprint import TOY
-from ..study.sweeps import Study
+from ..study.sweeps import TABLES_ACT_INIT, Study
 from ..study.toy import Setting
 from .saving import save_figure
 
@@ -78,12 +78,13 @@ def is_stored(study: Study, results_dir: str | os.PathLike, chosen: Sequence[Set
 # ----------------------------------------------------------------------------- from toy to real
 
 
-def _real_pairs(results_dir: str | os.PathLike, preset: str) -> dict[tuple[str, int], dict[str, dict]]:
-    """(model, seed) -> {"BRECQ": record, "MRECG": record} for Fig. 6's cell of the grid."""
+def _real_pairs(results_dir: str | os.PathLike, preset: str, act_init: str) -> dict[tuple[str, int], dict[str, dict]]:
+    """(model, seed) -> {"BRECQ": record, "MRECG": record} for Fig. 6's cell of the grid, in one range setup."""
     pairs: dict[tuple[str, int], dict[str, dict]] = {}
     for r in stored_records.load_records(results_dir, preset):
         cfg = r["config"]
-        if r["spec"]["model"] not in REAL["models"] or (cfg["w_bits"], cfg["a_bits"]) != (REAL["w_bits"], REAL["a_bits"]):
+        if r["spec"]["model"] not in REAL["models"] or (cfg["w_bits"], cfg["a_bits"]) != (REAL["w_bits"], REAL["a_bits"]) \
+                or cfg.get("act_init", "ours") != act_init:
             continue
         label = {("brecq", None): "BRECQ", ("mrecg+brecq", "official"): "MRECG"}.get((cfg["method"], cfg["scheme"]))
         if label:
@@ -91,12 +92,12 @@ def _real_pairs(results_dir: str | os.PathLike, preset: str) -> dict[tuple[str, 
     return {k: v for k, v in pairs.items() if len(v) == 2}
 
 
-def real_frame(results_dir: str | os.PathLike, preset: str) -> pd.DataFrame:
+def real_frame(results_dir: str | os.PathLike, preset: str, act_init: str = TABLES_ACT_INIT) -> pd.DataFrame:
     """BRECQ and released MRECG on the real networks, per model and seed: the toy's measures on the
     normalised per-block error, at every block end and at MRECG's unit ends (the same points in
     both runs), and the output error."""
     rows = []
-    for (model, seed), runs in sorted(_real_pairs(results_dir, preset).items()):
+    for (model, seed), runs in sorted(_real_pairs(results_dir, preset, act_init).items()):
         ends = oscillation.unit_ends(runs["MRECG"]["scheme"])
         for label, r in runs.items():
             curve = oscillation.block_values(r["errors"])
@@ -130,7 +131,7 @@ def contrast_axis(study: Study, results_dir: str | os.PathLike, toy_records: Seq
     for (c, bits), g in f[f.k == 0].groupby(["contrast", "bits"]):
         rows.append({"what": f"toy, contrast {c}", "kind": "toy", "capacity contrast": math.log2((bits + c) / bits),
                      "oscillation share": float(np.mean([oscillation.oscillation_share(v) for v in g.curve]))})
-    real = real_frame(results_dir, study.preset)
+    real = real_frame(results_dir, study.preset, study.act_init)
     for model in REAL["models"]:
         cap = data_free(models.build(model, "mini"), REAL["w_bits"])
         for label in ("BRECQ", "MRECG"):

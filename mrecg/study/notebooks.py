@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .. import data
 from . import paths
-from .sweeps import Study, StudyError
+from .sweeps import TABLES_ACT_INIT, Study, StudyError
 
 if TYPE_CHECKING:
     from .noise import NoiseFloor
@@ -31,6 +31,7 @@ PARAMETERS = {
     "results_dir": (None, "None: results/ of the repository"),
     "figures_dir": (None, "None: figures/<preset>/ of the repository"),
     "seeds": (None, "None: each sweep's own seeds"),
+    "act_init": (TABLES_ACT_INIT, "range setup of every run: ours | qdrop | mqbench (the released MRECG code's)"),
     "force": (False, "True: recompute every run instead of reading the cache"),
     "recompute_stale": (False, "True: recompute the runs that other code computed"),
 }
@@ -108,7 +109,7 @@ def check_notebook_parameters(namespace: dict, allowed: dict = PARAMETERS) -> St
         if not isinstance(namespace[name], bool):
             raise StudyError(f"{name} must be True or False, got {namespace[name]!r}")
     study = Study(namespace["preset"], namespace["seeds"], namespace["data_root"], namespace["device"],
-                  cache_device=namespace["cache_device"])
+                  cache_device=namespace["cache_device"], act_init=namespace["act_init"])
     if study.preset == "paper":
         data.require_imagenet(study.data_root)
     return study

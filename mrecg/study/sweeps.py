@@ -7,8 +7,13 @@ import json
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..config import PRESETS
+from ..config import ACT_INITS, PRESETS
 from .runs import RunSpec
+
+# The range setup every run of the tables and figures uses (``PTQConfig.act_init``), the same for
+# every method: issue #22 decides it from MRECG's paired gains per setup (benchmarks/act_init_gains.py,
+# the README's "Which range setup the tables use"). A notebook's ``act_init`` parameter overrides it.
+TABLES_ACT_INIT = "ours"
 
 
 class StudyError(ValueError):
@@ -36,7 +41,8 @@ def parse_seeds(seeds: Sequence[int] | int | str) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class Study:
     """What every sweep needs to build its specs: the preset, the seeds (None: the sweep's own),
-    where ImageNet lives (paper preset), the device and where the reconstruction caches live.
+    where ImageNet lives (paper preset), the device, where the reconstruction caches live, and the
+    range setup of every run (``act_init``; the records of another setup are other runs, with other keys).
 
     MRECG rows are the released method (official schemes, MQBench's partition, the paper's x4 / x8
     expansion); our ModCap selections are extra rows, labelled as ours.
@@ -47,10 +53,13 @@ class Study:
     data_root: str | None = None
     device: str = "cpu"
     cache_device: str = "auto"
+    act_init: str = TABLES_ACT_INIT
 
     def __post_init__(self):
         if self.preset not in PRESETS:
             raise StudyError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        if self.act_init not in ACT_INITS:
+            raise StudyError(f"act_init must be one of {', '.join(ACT_INITS)}, got {self.act_init!r}")
         if self.seeds is not None:
             object.__setattr__(self, "seeds", parse_seeds(self.seeds))
 
@@ -58,8 +67,9 @@ class Study:
         return self.seeds if self.seeds is not None else tuple(default)
 
     def spec(self, model: str, **overrides) -> RunSpec:
+        setup = {} if self.act_init == "ours" else {"act_init": self.act_init}  # ours: the key of every record so far
         return RunSpec(model, self.preset, data_root=self.data_root, device=self.device, cache_device=self.cache_device,
-                       **overrides)
+                       **setup, **overrides)
 
     def mrecg(self, model: str, expanded: bool = True, ours: str | None = None) -> dict:
         """Overrides of an MRECG run: the released method (``ours``: our ModCap selection,
