@@ -74,3 +74,8 @@ def test_the_decision_follows_the_released_mrecg_setups_moves():
     assert gains.decision([other]).startswith("Undecided")
     assert gains.decision([beyond], "ours").endswith("until that grid is complete, the tables below still show `ours`.")
     assert gains.decision([beyond], "mqbench").endswith("recomputed.")
+    elsewhere = dict(within, model="n")  # a second cell, measured with another setup only
+    assert gains.decision([within, dict(other, model="n")]).startswith(
+        "Undecided: the released MRECG code's setup (`mqbench`) is measured against ours on one machine type in 1 of 2")
+    assert gains.decision([within, elsewhere]).startswith("**Keep ours.**")
+    assert gains.decision([beyond, dict(other, model="n")]).startswith("**Recompute.**")  # one moved cell suffices
