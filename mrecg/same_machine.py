@@ -50,7 +50,10 @@ def mixed_pairs(study: Study, results: Path, names: Sequence[str] = tuple(PAIRED
 
 
 def threads_of_runs(device: str, workers: int) -> int:
-    """The torch threads each run will compute with (:mod:`mrecg.study.runner`'s pool, or this process)."""
+    """The torch threads each run will compute with: one on a CPU (:func:`recompute` sets this
+    process's to one when it computes in-process), this process's on a GPU, else the pool's share."""
+    if device == "cpu" and workers == 1:
+        return 1
     if workers == 1:
         return torch.get_num_threads()
     return max(1, (os.cpu_count() or 1) // workers)
@@ -89,6 +92,8 @@ def recompute(study: Study, results: Path, names: Sequence[str], workers: int | 
     where = here(study.device, workers)
     done: set[str] = set()
     wanted: dict[str, RunSpec] = {}
+    if study.device == "cpu" and workers == 1:
+        torch.set_num_threads(1)  # as the committed CPU grid ran, so the recomputed runs pair with it
     while todo := plan(study, results, names, where):
         if again := [s.key() for s in todo if s.key() in done]:
             raise StudyError(f"run {again[0]} was recomputed here and still counts as another machine's "
@@ -96,7 +101,9 @@ def recompute(study: Study, results: Path, names: Sequence[str], workers: int | 
         say(f"{len(todo)} runs of mixed-machine pairs to recompute on {'/'.join(map(str, where))}")
         wanted |= {s.key(): s for s in todo}
         left = runner.compute_missing(todo, results, force=True, workers=workers, deadline=deadline,
-                                      report=runner.terminal_reporter(f"{study.preset} same machine: "))
+                                      report=runner.terminal_reporter(f"{study.preset} same machine: "),
+                                      group=lambda s: int(runner.estimated_cost(s)))  # cheapest first: a call
+        # cut short makes the most pairs whole
         done |= {s.key() for s in todo} - {s.key() for s in left}
         if left:
             return done, list(wanted.values()), left
