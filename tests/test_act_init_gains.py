@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,17 +25,26 @@ def test_estimate_is_the_committed_seconds_per_run_left(tmp_path):
                ["seconds"] for m, w, a in gains.CELLS for pair in gains.PAIRS for meth in pair for s in (0, 1, 2)
                if json.loads(gains.record_path(gains.spec(m, meth, w, a, s, "ours"), gains.COMMITTED).read_text())
                ["machine"]["device"] != "cpu")
-    assert h200 > 0  # ResNet-18 W2A2 ran partly on an H200: those runs are computed here again
+    # runs committed from another machine (ResNet-18 W2A2 ran partly on an H200) are computed here again
     assert gains.estimate(["ours"], [0, 1, 2], records=tmp_path) >= h200
     assert gains.estimate(["ours", "qdrop", "mqbench"], [0, 1, 2], records=tmp_path) == pytest.approx(
         2 * committed + gains.estimate(["ours"], [0, 1, 2], records=tmp_path))
     assert committed > 0
 
 
-def test_ours_is_computed_again_only_where_it_ran_on_another_machine_type(tmp_path):
+def test_ours_is_computed_again_only_where_it_ran_on_another_machine_type(tmp_path, monkeypatch):
     gains = load()
+    committed = tmp_path / "committed"  # the grid as committed, one record marked as an H200's
+    shutil.copytree(gains.COMMITTED / "mini", committed / "mini")
+    marked = gains.spec("resnet18", "brecq", 2, 2, 1, "ours")
+    record = json.loads(gains.record_path(marked, committed).read_text())
+    gains.record_path(marked, committed).write_text(json.dumps(dict(record, machine=dict(record["machine"],
+                                                                                         device="NVIDIA H200"))))
+    monkeypatch.setattr(gains, "COMMITTED", committed)
+    tmp_path = tmp_path / "records"
+    tmp_path.mkdir()
     cpu = gains.spec("mobilenetv2_x0.5", "brecq", 2, 2, 0, "ours")  # committed on a 1-thread CPU
-    h200 = gains.spec("resnet18", "brecq", 2, 2, 0, "ours")  # committed on an H200
+    h200 = marked
     committed = json.loads(gains.record_path(cpu, gains.COMMITTED).read_text())
     assert gains.needs_computing(cpu, tmp_path) == (gains.machine_of(committed) != gains.here())
     assert gains.needs_computing(h200, tmp_path)  # another machine type: to compute here
