@@ -33,3 +33,14 @@ def fashion_test():
 def reference_file():
     """path(*parts): a file from ../shared/reference when present, else the package's copy."""
     return _reference_file
+
+
+def load_script(relative: str):
+    """A script of the repository (``benchmarks/``, ``scripts/``) as a module: they are scripts, not a package."""
+    import importlib.util
+
+    path = REPO / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

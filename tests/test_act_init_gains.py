@@ -1,20 +1,17 @@
 """benchmarks/act_init_gains.py reads the committed act_init=ours records and sizes the rest from them."""
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("act_init_gains", REPO / "benchmarks" / "act_init_gains.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/act_init_gains.py")
 
 
 def test_estimate_is_the_committed_seconds_per_run_left(tmp_path):

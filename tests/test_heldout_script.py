@@ -1,11 +1,11 @@
 """scripts/heldout.py: the held-out cells are computed only on code that descends from the
 preregistration, whole cells first."""
 
-import importlib.util
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from mrecg.figures import heldout
 from mrecg.study.sweeps import Study
@@ -14,10 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("heldout_script", REPO / "scripts" / "heldout.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/heldout.py")
 
 
 def test_runs_are_grouped_by_cell_in_the_registered_order():
