@@ -2,12 +2,10 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from conftest import load_script
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def load():
