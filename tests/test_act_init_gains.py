@@ -7,7 +7,6 @@ import pytest
 from conftest import load_script
 
 
-
 def load():
     return load_script("benchmarks/act_init_gains.py")
 
