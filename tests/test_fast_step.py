@@ -3,11 +3,10 @@ agreement with the step it replaced (commit 6584a2a, frozen in benchmarks/_old_s
 
 import contextlib
 import copy
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_script
 from torch.nn import functional as F
 
 from mrecg import PTQConfig, data, evaluate, models, quantize
@@ -19,7 +18,6 @@ from mrecg.quant.quantizer import ActQuantizer, qrange
 from mrecg.recon.loop import batch_generator, reconstruct
 from mrecg.recon.units import build_chain
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -34,10 +32,7 @@ def _one_thread():
 
 def _old():
     """The step of 6584a2a (benchmark-only code, loaded from its file: it is not package code)."""
-    spec = importlib.util.spec_from_file_location("_old_step", REPO / "benchmarks" / "_old_step.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/_old_step.py")
 
 
 def _weight_quantizer(floor: list[float], frac: list[float], bits=2, scale=0.5, zero=1.0, dtype=torch.float64):

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from mrecg import methods
 from mrecg.study import records, runs
@@ -67,12 +68,7 @@ def test_the_loss_only_method_of_how_to_extend(capsys):
 
 def test_findings_md_is_the_generated_list_of_the_committed_records():
     """FINDINGS.md is regenerated and compared: a number typed in, or left over from other records, fails."""
-    import importlib.util
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "readme_tables.py"
-    spec = importlib.util.spec_from_file_location("readme_tables", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("scripts/readme_tables.py")
     text = module.FINDINGS.read_text()
     assert text == module.findings_file(), "FINDINGS.md is stale: run python scripts/readme_tables.py"
     assert "family (released MRECG over its baseline" in text  # the family-level answer leads Table 1

@@ -1,21 +1,16 @@
 """benchmarks/released_xcheck.py without the released code: its argument errors, and our side at a
 tiny size writing a well-formed, resumable row."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from conftest import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "released_xcheck.py"
 
 
 @pytest.fixture(scope="module")
 def xcheck():
-    spec = importlib.util.spec_from_file_location("released_xcheck", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/released_xcheck.py")
 
 
 def error_of(xcheck, capsys, argv: list[str]) -> str:

@@ -1,18 +1,13 @@
 """benchmarks/run_to_run.py appends rows to a preset's noise file without rewriting what it says
 about them, and the noise floor reads the new rows."""
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run_to_run.py"
+from conftest import load_script
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("run_to_run", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/run_to_run.py")
 
 
 def row(top1: float, device: str) -> dict:
