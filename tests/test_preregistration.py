@@ -1,12 +1,14 @@
 """The preregistered test of the held-out Table 1 cells (#24): its rule on exact numbers, and the
 order that makes it a test -- the registration first and never changed, every held-out record after."""
 
+import ast
 import json
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import load_script
 
 from mrecg.figures import heldout
 from mrecg.study import records
@@ -70,6 +72,29 @@ def test_the_registration_names_an_analysis_commit_before_it(registered):
     assert 0 < reg["prediction"]["pooled_fraction"]["mrecg+brecq"] < reg["prediction"]["paper_at_held_out"]["mrecg+brecq"]
 
 
+# what decides the test: the rule and its measure, down to the interval
+DECIDING = {"mrecg/figures/heldout.py": ("decide", "cell_rows", "outcome", "predicted_fraction"),
+            "mrecg/study/stats.py": ("t_quantile", "Paired", "mean_interval", "paired", "by_seed", "PaperCell",
+                                     "RoomScaled", "room_scaled", "room_scaled_runs", "against_zero", "against_paper",
+                                     "Pooled", "pooled")}
+
+
+def definitions(source: str, names: tuple[str, ...]) -> dict[str, str]:
+    tree = ast.parse(source)
+    return {node.name: ast.get_source_segment(source, node) for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names}
+
+
+def test_the_analysis_that_decides_is_the_registered_commit_s(registered):
+    """Code may be added around it, but every function of the rule and its measure reads as it did
+    at the analysis commit the registration names."""
+    analysis = json.loads((REPO / REGISTRATION[0]).read_text())["analysis_commit"]
+    for path, names in DECIDING.items():
+        then = definitions(git("show", f"{analysis}:{path}"), names)
+        assert set(then) == set(names), path
+        assert definitions((REPO / path).read_text(), names) == then, f"{path} changed what decides the test"
+
+
 def test_every_held_out_record_comes_after_the_registration(registered):
     """A held-out record committed by a commit that does not descend from the registration is
     refused; one not yet committed sits on a checkout that does."""
@@ -104,3 +129,39 @@ def test_a_record_before_the_registration_is_refused(tmp_path):
     registration = run("rev-parse", "HEAD")
     refused = subprocess.run(["git", "merge-base", "--is-ancestor", registration, early], cwd=tmp_path)
     assert refused.returncode == 1
+
+
+def _held_out_record(spec, top1: float) -> dict:
+    cfg = spec.resolved()
+    return {"key": spec.key(), "spec": spec.to_dict(), "config": cfg.to_dict(), "top1": top1, "fp_top1": 90.0,
+            "machine": {"cpu": "Xeon", "threads": 1, "device": "cpu"}}
+
+
+def test_the_readme_status_counts_complete_cells_then_reports_the_outcome(tmp_path):
+    """While a stage computes, the README counts its complete cells; once every run is stored it
+    gives the registered rule's verdict against the written prediction."""
+    from mrecg.study.sweeps import TABLES_ACT_INIT, Study
+
+    status = load_script("scripts/readme_tables.py").heldout_status
+    study = Study("mini", act_init=TABLES_ACT_INIT)
+    runs = heldout.specs(study, 1)
+    (tmp_path / "mini").mkdir()
+
+    def store(specs):
+        for s in specs:  # BRECQ loses 10 pt; MRECG recovers 10 % of it, +-0.1 pt over seeds
+            top1 = 80.0 if s.method == "brecq" else 81.0 + 0.1 * (s.seed - 1)
+            (tmp_path / "mini" / f"{s.key()}.json").write_text(json.dumps(_held_out_record(s, top1)))
+
+    assert "Stage 1 (the test): 0 of 13 cells complete, 0 of 78 runs stored; not computed yet." in status(tmp_path)
+    store(runs[:7])  # the first cell's six runs, one of the second's
+    assert "Stage 1 (the test): 1 of 13 cells complete, 7 of 78 runs stored; still computing." in status(tmp_path)
+    store(runs[7:])
+    text = status(tmp_path)
+    predicted = heldout.registration()["prediction"]["pooled_fraction"]["mrecg+brecq"]
+    line = next(t for t in text.splitlines() if t.startswith("- Stage 1 (the test), mrecg+brecq over brecq"))
+    assert "(records not yet committed)" in line and "pooled recovered fraction 10.0%" in line
+    assert f"against the predicted {predicted:.1%}" in line
+    assert line.endswith(heldout.decide(heldout.cell_rows(
+        [_held_out_record(s, 80.0 if s.method == "brecq" else 81.0 + 0.1 * (s.seed - 1)) for s in runs],
+        "mrecg+brecq", "brecq"), predicted).lines()[0].split(": ", 1)[1])
+    assert "Stage 2: 0 of 13 cells complete" in text

@@ -167,6 +167,32 @@ def outcome(records: Sequence[dict], stage: int, results_dir: str | Path | None 
     return [decide(cell_rows(records, m, b), predicted[m]) for m, b in STAGES[stage]["pairs"]]
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a stage is: its cells with every run stored, and its runs stored."""
+
+    stage: int
+    cells_complete: int
+    runs_stored: int
+    runs: int
+
+    @property
+    def complete(self) -> bool:
+        return self.runs_stored == self.runs
+
+
+def progress(study: Study, stage: int, results_dir: str | Path | None = None) -> Progress:
+    from ..study.records import stored
+
+    results = paths.results_dir(results_dir)
+    runs = specs(study, stage)
+    have = {s.key() for s in runs if stored(s, results)}
+    by_cell: dict[tuple, list[str]] = {}
+    for s in runs:
+        by_cell.setdefault((s.model, s.resolved().w_bits, s.resolved().a_bits), []).append(s.key())
+    return Progress(stage, sum(all(k in have for k in keys) for keys in by_cell.values()), len(have), len(runs))
+
+
 def plan_seconds(study: Study, stage: int, results_dir: str | Path | None = None) -> float:
     """Expected single-process seconds of a stage on this machine (:class:`mrecg.study.runner.Timing`)."""
     from ..study.runner import Timing, estimated_cost
@@ -175,5 +201,5 @@ def plan_seconds(study: Study, stage: int, results_dir: str | Path | None = None
     return sum(timing.seconds(s) or estimated_cost(s) * 100 for s in specs(study, stage))
 
 
-__all__ = ["CELLS", "STAGES", "Outcome", "cell_rows", "cells", "decide", "is_held_out", "outcome", "plan_seconds",
-           "predicted_fraction", "registration", "specs"]
+__all__ = ["CELLS", "STAGES", "Outcome", "Progress", "cell_rows", "cells", "decide", "is_held_out", "outcome",
+           "plan_seconds", "predicted_fraction", "progress", "registration", "specs"]
