@@ -8,6 +8,10 @@
 #
 # ## The argument as the paper states it (in our words)
 #
+# Our sources are the paper's abstract and introduction and our reading notes of its Sec. 3; the statement below
+# is a paraphrase that has not been checked symbol by symbol against the formal theorem of Sec. 3, so where it and
+# the paper differ, the paper holds.
+#
 # **Setting.** A network is a chain of modules $f_1, \dots, f_n$ (layers or blocks). Sequential reconstruction
 # quantizes them in order: module $i$ gets the *quantized* output $\hat x_{i-1}$ of everything before it and is
 # optimised so that its quantized version $\hat f_i$ imitates the float module on the float input,
@@ -115,7 +119,9 @@ assert premises["ModCap by hand"].tolist() == premises["ModCap by mrecg"].tolist
 # ## The sweep: contrast from 0 upwards, block by block and with the top-k pairs merged
 #
 # Each setting at every seed is read from the cache (`results/<preset>/toy/`) or computed and stored, like every
-# run. The figure: the block curves per contrast (normalised, and raw below it), block by block against merged at
+# run; the runs to compute are spread over the cores. Merging is tried at k = 1 and k = 2: of four blocks, k = 1
+# leaves three units, whose ends are the matched points where the two partitions' oscillation can be compared;
+# k = 2 leaves two units, and two points cannot oscillate, so it is compared at every block end only. The figure: the block curves per contrast (normalised, and raw below it), block by block against merged at
 # the highest contrast (squares: the merged units' ends, the points both runs share), the oscillation and the
 # output error against contrast with 95 % intervals, and where the real networks sit (last section). The float toy
 # is trained (its test top-1 is printed), and reconstruction keeps every block's error well below its signal.
@@ -157,7 +163,8 @@ for line in oscillation.plainly(claims):
 # (b) lines say whether a rise *lowers* the error, which is what the theorem needs for a true rise-and-fall. Second,
 # "merging lowers the oscillation at every block end" can hold while merging makes every block worse: inside a
 # merged unit only the unit's output is reconstructed, so the curve loses its dips by climbing, not by falling; the
-# output-error lines are the ones that say whether merging helps. Third, raising the contrast also raises the
+# matched-point lines (k = 1, the only k whose units' ends are enough points to oscillate) and the output-error
+# lines are the ones that say whether merging helps. Third, raising the contrast also raises the
 # network's total bits, so compare the two partitions at one contrast, not one contrast with another. Merged units
 # get the same iterations per unit as single blocks, as in the paper; the toy does not test a larger budget.
 
@@ -188,8 +195,9 @@ display(axis)
 # * **bits**: the weight bits of blocks 0 and 2 (bits + contrast must stay at most 8).
 # * **k**: how many adjacent pairs with the largest ModCap rise are reconstructed jointly (0: block by block only).
 #
-# A setting already computed is read from the cache at once; a new one computes 10 runs (two partitions, five seeds)
-# and stores them. The executed copy of this notebook shows the static sweep above; the control needs a live kernel.
+# A setting already computed is read from the cache at once; a new one computes 10 runs (two partitions, five seeds),
+# one process per core, and stores them (`benchmarks/toy_setting.py` measures what that costs; its output on a
+# 2-core CPU is in `benchmarks/results/toy_setting.log`). The executed copy of this notebook shows the static sweep above; the control needs a live kernel.
 # The reconstruction seconds each setting of the sweep took, from its records, on the machine named below (the
 # wall clock of a shared machine: its load is not recorded):
 

@@ -18,9 +18,15 @@ from mrecg.study.sweeps import Study
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
+def _forbid_computing(monkeypatch, why: str) -> None:
+    """Fail on any toy run, in this process or handed to the workers."""
+    monkeypatch.setattr(toy_figure, "_computed", lambda *a, **k: pytest.fail(why))
+    monkeypatch.setattr(toy_figure, "_pool", lambda: pytest.fail(why))
+
+
 @pytest.fixture
 def no_compute(monkeypatch):
-    monkeypatch.setattr(toy, "run", lambda *a, **k: pytest.fail("a cached toy run was computed"))
+    _forbid_computing(monkeypatch, "a cached toy run was computed")
 
 
 def test_the_toy_meets_the_premises_and_varies_capacity_by_bits_alone():
@@ -90,7 +96,11 @@ def test_the_control_computes_a_new_setting_once(tmp_path, monkeypatch):
     stored = sorted((tmp_path / "smoke" / "toy").glob("*.json"))
     assert len(stored) == 2 * len(toy.PRESETS["smoke"].seeds)  # block by block and merged, at every seed
     assert "Setting(contrast=1, bits=3, k=1)" in control.verdicts.value
-    monkeypatch.setattr(toy, "run", lambda *a, **k: pytest.fail("a stored setting was computed again"))
+    # the runs were spread over the cores: a worker process gives this process's numbers exactly
+    again = toy_figure._computed(toy.Setting(1, 3, 1), 0, "smoke", None)
+    first = toy_figure.records(study, tmp_path, [toy.Setting(1, 3, 1)])[0]
+    assert (again["errors"], again["units"], again["top1"]) == (first["errors"], first["units"], first["top1"])
+    _forbid_computing(monkeypatch, "a stored setting was computed again")
     got = toy_figure.records(study, tmp_path, [toy.Setting(1, 3, 0), toy.Setting(1, 3, 1)])
     assert {r["scheme"] == [[0, 1], [2], [3]] for r in got} == {True, False}
     assert all(r["block_bits"] == [3, 4, 3, 4] for r in got)
@@ -99,7 +109,7 @@ def test_the_control_computes_a_new_setting_once(tmp_path, monkeypatch):
 def test_the_committed_sweep_decides_the_claims(no_compute):
     study = Study("mini")
     records = toy_figure.records(study, RESULTS, toy_figure.settings(study))
-    assert len(records) == 6 * 5 and {r["seed"] for r in records} == {0, 1, 2, 3, 4}
+    assert len(records) == 9 * 5 and {r["seed"] for r in records} == {0, 1, 2, 3, 4}
     assert max(max(oscillation.block_values(r["errors"])) for r in records if r["setting"]["k"] == 0) < 0.4
     table = oscillation.claims(records)
     assert set(table.seeds) == {5}
@@ -107,6 +117,7 @@ def test_the_committed_sweep_decides_the_claims(no_compute):
     oscillates, more = "(a) the block-by-block error oscillates", "(a) it oscillates more than at contrast"
     falls, rises = "(b) the error falls where ModCap rises", "(b) the error rises where ModCap drops"
     flatter, output = "(c) merging lowers the oscillation at every block end", "(c) merging lowers the output error"
+    at_ends = "(c) merging lowers the oscillation at the merged units' ends"
     assert verdicts == {
         (oscillates, 0, 0): "undecided",  # (d): no oscillation without contrast
         (oscillates, 1, 0): "supported",
@@ -117,18 +128,20 @@ def test_the_committed_sweep_decides_the_claims(no_compute):
         (falls, 2, 0): "undecided",
         (rises, 1, 0): "supported",
         (rises, 2, 0): "supported",
-        (flatter, 0, 2): "undecided",
-        (flatter, 1, 2): "supported",
-        (flatter, 2, 2): "supported",
-        (output, 0, 2): "contradicted",  # merging raises the output error at every contrast
-        (output, 1, 2): "contradicted",
-        (output, 2, 2): "contradicted",
-    }  # no unit-end row: k = 2 of four blocks leaves two units, and two points cannot oscillate
-    row = table[(table.claim == output) & (table.contrast == 2)].iloc[0]
+        # k = 1 leaves three units, so the matched points (the units' ends) can oscillate: merging does not calm them
+        (flatter, 0, 1): "undecided", (at_ends, 0, 1): "undecided", (output, 0, 1): "contradicted",
+        (flatter, 1, 1): "undecided", (at_ends, 1, 1): "undecided", (output, 1, 1): "contradicted",
+        (flatter, 2, 1): "undecided", (at_ends, 2, 1): "undecided", (output, 2, 1): "contradicted",
+        # k = 2 leaves two units, which cannot oscillate: no unit-end row, and the block curve is flatter
+        (flatter, 0, 2): "undecided", (output, 0, 2): "contradicted",
+        (flatter, 1, 2): "supported", (output, 1, 2): "contradicted",
+        (flatter, 2, 2): "supported", (output, 2, 2): "contradicted",  # merging raises the output error everywhere
+    }
+    row = table[(table.claim == output) & (table.contrast == 2) & (table.k == 2)].iloc[0]
     assert (row["mean"], row.lo, row.hi) == pytest.approx((-0.020234, -0.032059, -0.008409), abs=1e-6)
     lines = oscillation.plainly(table)
-    assert "(c) merging lowers the output error: yes nowhere; no, the opposite holds, at contrast 0 (k = 2), " \
-           "contrast 1 (k = 2), contrast 2 (k = 2)." in lines
+    assert "(c) merging lowers the output error: yes nowhere; no, the opposite holds, at contrast 0 (k = 1), " \
+           "contrast 0 (k = 2), contrast 1 (k = 1), contrast 1 (k = 2), contrast 2 (k = 1), contrast 2 (k = 2)." in lines
 
 
 def test_the_real_networks_on_the_toys_measures():

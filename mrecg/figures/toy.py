@@ -7,11 +7,14 @@ fingerprint and the machine; :func:`records` is the one place that reads or comp
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import json
 import math
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
@@ -28,17 +31,19 @@ from ..study.sweeps import TABLES_ACT_INIT, Study
 from ..study.toy import Setting
 from .saving import save_figure
 
-# the default sweep: contrasts from 0 up at the low blocks' bits, block by block and with k pairs merged
-SWEEP = {"smoke": dict(contrasts=(0, 2), bits=2, k=2),
-         "mini": dict(contrasts=(0, 1, 2), bits=2, k=2),
-         "paper": dict(contrasts=(0, 1, 2), bits=2, k=2)}
+# the default sweep: contrasts from 0 up at the low blocks' bits, block by block and with k pairs merged.
+# k = 1 leaves three units of the four blocks, so the oscillation can be compared at the units' ends; k = 2
+# leaves two, which cannot oscillate, and is compared at the block ends only.
+SWEEP = {"smoke": dict(contrasts=(0, 2), bits=2, ks=(1,)),
+         "mini": dict(contrasts=(0, 1, 2), bits=2, ks=(1, 2)),
+         "paper": dict(contrasts=(0, 1, 2), bits=2, ks=(1, 2))}
 REAL = dict(models=("mobilenetv2_x0.5", "resnet18"), w_bits=2, a_bits=4)  # Fig. 6's cell of the mini grid
 PAPER_MODEL = "mobilenetv2_x1.0"  # the network of the paper's Fig. 6
 
 
 def settings(study: Study) -> list[Setting]:
     sweep = study.sweep(SWEEP)
-    return [Setting(c, sweep["bits"], k) for c in sweep["contrasts"] for k in (0, sweep["k"])]
+    return [Setting(c, sweep["bits"], k) for c in sweep["contrasts"] for k in (0, *sweep["ks"])]
 
 
 def seeds(study: Study) -> tuple[int, ...]:
@@ -52,19 +57,43 @@ def record_path(preset: str, results_dir: str | os.PathLike, setting: Setting, s
     return Path(results_dir) / preset / "toy" / f"{key}.json"
 
 
-def records(study: Study, results_dir: str | os.PathLike, chosen: Sequence[Setting], force: bool = False,
-            recompute_stale: bool = False) -> list[dict]:
-    """The records of ``chosen`` settings at every seed: read from the cache, or computed and stored."""
-    out = []
-    for setting in chosen:
-        for seed in seeds(study):
-            def make(setting=setting, seed=seed) -> dict:
-                with toy.one_thread():  # the stamp says the thread count the numbers were computed with
-                    return {**toy.run(setting, seed, study.preset, study.data_root), **stored_records.stamp("cpu", TOY)}
+def _computed(setting: Setting, seed: int, preset: str, data_root: str | None) -> dict:
+    """One toy run with its stamp: on one thread wherever it runs, so every process gives the same numbers."""
+    with toy.one_thread():
+        return {**toy.run(setting, seed, preset, data_root), **stored_records.stamp("cpu", TOY)}
 
-            out.append(stored_records.read_or_compute(record_path(study.preset, results_dir, setting, seed), make,
-                                                      force, recompute_stale, TOY))
-    return out
+
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _pool() -> ProcessPoolExecutor:
+    """One worker per core, kept for the session: each trains the float toy once (its
+    ``trained_model`` cache), so a later setting costs only its runs. Spawned, not forked: a fork
+    copies torch's thread pool state."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_POOL.shutdown, cancel_futures=True)
+    return _POOL
+
+
+def records(study: Study, results_dir: str | os.PathLike, chosen: Sequence[Setting], force: bool = False,
+            recompute_stale: bool = False, spread: bool = True) -> list[dict]:
+    """The records of ``chosen`` settings at every seed: read from the cache, or computed and
+    stored. The missing ones are computed together, spread over the cores when there are several
+    (``spread=False``: one after another in this process)."""
+    pairs = [(setting, seed) for setting in chosen for seed in seeds(study)]
+    path = {pair: record_path(study.preset, results_dir, *pair) for pair in pairs}
+    todo = [pair for pair in pairs if stored_records.needs_computing(path[pair], force, recompute_stale, TOY)]
+    if todo:
+        stored_records.check_writable(path[todo[0]].parent)
+    args = [(setting, seed, study.preset, study.data_root) for setting, seed in todo]
+    if spread and len(todo) > 1 and (os.cpu_count() or 1) > 1:
+        computed = dict(zip(todo, _pool().map(_computed, *zip(*args))))
+    else:
+        computed = {pair: _computed(*a) for pair, a in zip(todo, args)}
+    return [stored_records.read_or_compute(path[pair], lambda pair=pair: computed[pair], pair in computed,
+                                           recompute_stale, TOY) for pair in pairs]
 
 
 def record_paths(study: Study, results_dir: str | os.PathLike, chosen: Sequence[Setting]) -> list[Path]:
@@ -170,14 +199,16 @@ def plot(toy_records: Sequence[dict], axis: pd.DataFrame, stem: str | os.PathLik
     for c, g in raw[raw.k == 0].groupby("contrast"):
         ax[1][0].plot(np.mean(list(g.curve), axis=0), "o-", label=f"contrast {c}")
     top = max(seq.contrast)
-    for label, g in (("block by block", seq[seq.contrast == top]), ("top-k pairs merged", merged[merged.contrast == top])):
+    partitions = [("block by block", seq)] + [(f"top-{k} pairs merged", g) for k, g in merged.groupby("k")]
+    for label, g in partitions:
+        g = g[g.contrast == top]
         if len(g):
             line, = ax[0][1].plot(np.mean(list(g.curve), axis=0), "o-", label=label)
-            ends = oscillation.unit_ends(g.scheme.iloc[0]) if label != "block by block" else []
+            ends = oscillation.unit_ends(g.scheme.iloc[0]) if g.k.iloc[0] else []
             ax[0][1].plot(ends, np.mean(list(g.curve), axis=0)[ends], "s", ms=11, mfc="none", color=line.get_color())
     bits = sorted(set(seq.bits))[0]
     ax[0][1].set_title(f"contrast {top}: W{bits} blocks 0, 2, ..., W{bits + top} blocks 1, 3, ... (squares: unit ends)")
-    for label, g in (("block by block", seq), ("top-k pairs merged", merged)):
+    for label, g in partitions:
         for a, measure in ((ax[0][2], "excess"), (ax[1][1], "output")):
             points = [(c, *_mean_ci(h[measure])) for c, h in g.groupby("contrast")]
             if points:

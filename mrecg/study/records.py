@@ -93,14 +93,22 @@ def check_writable(folder: Path, what: str = "the results folder", option: str =
         raise ExperimentError(f"{what} {folder} is not writable; pass another {option}") from None
 
 
+def needs_computing(path: Path, force: bool = False, recompute_stale: bool = False,
+                    extra_code: tuple[str, ...] = ()) -> bool:
+    """Whether :func:`read_or_compute` would compute: forced, or no readable (current, with
+    ``recompute_stale``) record at ``path``. Lets a caller compute the missing ones together."""
+    if force or not path.is_file():
+        return True
+    record = read_record(path)
+    return record is None or (recompute_stale and is_stale(record, extra_code))
+
+
 def read_or_compute(path: Path, make: Callable[[], dict], force: bool = False, recompute_stale: bool = False,
                     extra_code: tuple[str, ...] = ()) -> dict:
     """The record at ``path`` if it is readable (and current, with ``recompute_stale``), else
     ``make()`` stored there atomically. The one read-or-compute of every cached result."""
-    if path.is_file() and not force:
-        record = read_record(path)
-        if record is not None and not (recompute_stale and is_stale(record, extra_code)):
-            return record
+    if not needs_computing(path, force, recompute_stale, extra_code):
+        return read_record(path)
     check_writable(path.parent)
     record = json.loads(json.dumps(make()))  # exactly what a later read returns
     save_json(record, path)
@@ -188,5 +196,6 @@ def load_results(results_dir: str | Path | None = None, preset: str | None = Non
     return pd.DataFrame(rows)
 
 
-__all__ = ["add_computation", "check_writable", "computations", "compute_record", "cpu_model", "is_stale", "load_records", "load_results", "machine", "read_or_compute",
+__all__ = ["add_computation", "check_writable", "computations", "compute_record", "cpu_model", "is_stale", "load_records", "load_results", "machine", "needs_computing",
+           "read_or_compute",
            "read_record", "record_path", "run", "stamp", "stored"]
