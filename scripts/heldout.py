@@ -1,6 +1,7 @@
 """Compute a stage of the preregistered held-out Table 1 cells (issue #24) on this machine, cell by cell.
 
-    python scripts/heldout.py --stage 1 [--stop-after MINUTES] [--workers N] [--device cpu|cuda] [--plan]
+    python scripts/heldout.py --stage 1 [--stop-after MINUTES] [--workers N] [--device cpu|cuda] [--cheapest-first]
+                                        [--plan]
 
 Before any run it checks what makes a held-out record count (``tests/test_preregistration.py``
 refuses the rest): the preregistration is committed, this checkout descends from it, and no code
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -53,6 +55,16 @@ def cell_of(spec) -> int:
     return heldout.CELLS.index((spec.model, (cfg.w_bits, cfg.a_bits)))
 
 
+def cheapest_cell_first(specs) -> Callable:
+    """A grouping that computes the cheapest cell first (by the runs' estimated cost), so that a
+    short call completes as many whole cells as it can."""
+    cost: dict[int, float] = {}
+    for s in specs:
+        cost[cell_of(s)] = cost.get(cell_of(s), 0.0) + runner.estimated_cost(s)
+    rank = {cell: i for i, cell in enumerate(sorted(cost, key=cost.get))}
+    return lambda spec: rank[cell_of(spec)]
+
+
 def report(study: Study, stage: int, results: Path) -> list[str]:
     """One line per held-out cell: complete, or how many of its runs are stored."""
     lines = []
@@ -71,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stop-after", type=float, metavar="MINUTES")
     p.add_argument("--workers", type=int, help="default: one process per core (one per GPU run)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--cheapest-first", action="store_true",
+                   help="the cheapest cells first (default: the registered order), for a short call")
     p.add_argument("--plan", action="store_true", help="print the cells and the expected hours, compute nothing")
     args = p.parse_args(argv)
     if args.stop_after is not None and args.stop_after <= 0:
@@ -84,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"heldout: error: {why}", file=sys.stderr)
         return 2
     deadline = time.time() + 60 * args.stop_after if args.stop_after is not None else None
-    left = runner.compute_missing(heldout.specs(study, args.stage), results, workers=args.workers, deadline=deadline,
-                                  group=cell_of, report=runner.terminal_reporter(f"held-out stage {args.stage}: "))
+    runs = heldout.specs(study, args.stage)
+    left = runner.compute_missing(runs, results, workers=args.workers, deadline=deadline,
+                                  group=cheapest_cell_first(runs) if args.cheapest_first else cell_of,
+                                  report=runner.terminal_reporter(f"held-out stage {args.stage}: "))
     print("\n".join(report(study, args.stage, results)))
     if left:
         print(f"{len(left)} runs left for a later call (the same command)")

@@ -25,6 +25,16 @@ def test_runs_are_grouped_by_cell_in_the_registered_order():
     assert all(groups.count(g) == 6 for g in set(groups))  # 2 methods x 3 seeds per cell
 
 
+def test_a_short_call_can_take_the_cheapest_cells_first():
+    script = load()
+    specs = heldout.specs(Study("mini"), 1)
+    group = script.cheapest_cell_first(specs)
+    order = sorted(heldout.CELLS, key=lambda c: group(next(s for s in specs if script.cell_of(s) ==
+                                                           heldout.CELLS.index(c))))
+    assert order[0][0] == "mobilenetv2_x0.35" and order[-1][0] == "resnet50"  # the smallest model, the largest
+    assert [group(s) for s in script.runner.schedule(specs, group)] == sorted(group(s) for s in specs)
+
+
 def test_uncommitted_hashed_code_is_refused_before_any_run(tmp_path):
     if subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO, capture_output=True,
                       text=True).stdout.strip() != "false":
