@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -98,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"heldout: error: {why}", file=sys.stderr)
         return 2
     deadline = time.time() + 60 * args.stop_after if args.stop_after is not None else None
+    if args.device == "cpu" and args.workers == 1:
+        torch.set_num_threads(1)  # one thread per CPU run, as the grid and the pool's workers ran: cells pair
     runs = heldout.specs(study, args.stage)
     left = runner.compute_missing(runs, results, workers=args.workers, deadline=deadline,
                                   group=cheapest_cell_first(runs) if args.cheapest_first else cell_of,
