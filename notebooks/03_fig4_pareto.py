@@ -43,9 +43,9 @@ display(frame.sort_values(["model", "top1"], ascending=[True, False]).style.form
 # %% [markdown]
 # **Verdict.** The claim as a difference: MRECG's scheme (mean over its seeds, Table 2's "+ mixed granularity" runs)
 # minus a random scheme with as many merges (mean over the schemes, one seed each), with Welch's 95 % interval, so
-# MRECG's own seed spread is in the interval. The MRECG runs use the released joint stem and head units, the random
-# schemes do not (they were computed with `joint_edges=False`): until they are recomputed with the edge units,
-# the difference also measures the edge units. The rank and the place on the front are descriptive.
+# MRECG's own seed spread is in the interval. The random schemes run as the released code runs any scheme, with its
+# joint stem and head units, so the difference measures which blocks are merged and nothing else. The rank and the
+# place on the front are descriptive.
 
 # %%
 ranks = fig4.verdict(frame)

@@ -5,8 +5,9 @@ import math
 import pandas as pd
 import pytest
 
+from mrecg import methods
 from mrecg.config import PRESETS
-from mrecg.figures import FIGURES, all_specs, budget, fig4, fig5, fig6, table1, table2
+from mrecg.figures import FIGURES, all_specs, budget, fig4, fig5, fig6, heldout, table1, table2
 from mrecg.study import paper, stats
 from mrecg.study.oscillation import oscillation
 from mrecg.study.records import record_path
@@ -29,12 +30,15 @@ def test_every_figure_module_has_a_notebook_and_a_sweep_per_preset():
 def test_table2_rows_switch_one_component_at_a_time_and_reuse_table1_runs():
     specs = table2.specs(Study("mini", seeds=(0,)))
     sizes = [(s.method, s.calib_size, s.batch_size, s.resolved().scheme, s.w_bits, s.a_bits) for s in specs]
+    single_blocks = tuple((i,) for i in range(17))  # MobileNetV2's 17 blocks, none merged
     assert sizes == [  # the released scheme; the paper's expansion (x4 images, x8 batch); W3A3 at mini
         ("brecq", 1024, 32, None, 3, 3),
         ("mrecg+brecq", 1024, 32, "official", 3, 3),
-        ("brecq", 4096, 256, None, 3, 3),
+        ("mrecg+brecq", 4096, 256, single_blocks, 3, 3),
         ("mrecg+brecq", 4096, 256, "official", 3, 3),
     ]
+    # every component row has the released joint stem and head units, as the released code gives any run
+    assert [methods.get(s.method).joint_edges for s in specs] == [False, True, True, True]
     table1_keys = {s.key() for s in table1.specs(MINI)}
     assert specs[0].key() in table1_keys and specs[3].key() in table1_keys  # BRECQ and "+ both" are Table 1's
 
@@ -43,10 +47,12 @@ def _machine(device: str = "cpu") -> dict:
     return {"cpu": "Xeon", "threads": 1, "device": device, "torch": "2.14.1+cu130"}
 
 
-def _record(method, batch, seed, top1, scheme=None, device="cpu"):
-    return {"config": {"preset": "mini", "method": method, "batch_size": batch, "seed": seed, "scheme": scheme,
+def _record(method, batch, seed, top1, merged=True, device="cpu"):
+    """A Table 2 record: BRECQ, or the MRECG method with the released merges (``merged``) or none."""
+    blocks = [[0, 1], [2]] if method != "brecq" and merged else [[0], [1], [2]]
+    return {"config": {"preset": "mini", "method": method, "batch_size": batch, "seed": seed, "scheme": None,
                        "w_bits": 3, "a_bits": 3},
-            "top1": top1, "fp_top1": 90.0, "machine": _machine(device)}
+            "scheme": blocks, "top1": top1, "fp_top1": 90.0, "machine": _machine(device)}
 
 
 def _table1_record(method, seed, top1, device="cpu", scheme=None, model="mobilenetv2_x0.5", bits=(2, 4)):
@@ -102,7 +108,7 @@ def test_the_paper_table1_pairs_and_their_pooled_fraction():
 def test_table2_gains_are_paired_per_seed_with_a_t_interval():
     records = [_record("brecq", 32, 0, 80.0), _record("brecq", 32, 1, 82.0),
                _record("mrecg+brecq", 32, 0, 81.0), _record("mrecg+brecq", 32, 1, 85.0),
-               _record("brecq", 64, 0, 80.5), _record("brecq", 64, 1, 81.5),
+               _record("mrecg+brecq", 64, 0, 80.5, merged=False), _record("mrecg+brecq", 64, 1, 81.5, merged=False),
                _record("mrecg+brecq", 64, 0, 83.0), _record("mrecg+brecq", 64, 1, 84.0)]
     table = table2.frame(records).set_index("row")
     mixed = table.loc["+ mixed granularity"]
@@ -124,7 +130,8 @@ def test_table2_gains_are_paired_per_seed_with_a_t_interval():
 def test_table2_rows_whose_pairs_span_machines_get_no_verdict():
     records = [_record("brecq", 32, s, 80.0 + s) for s in (0, 1)]
     records += [_record("mrecg+brecq", 32, s, 81.0 + s, device="NVIDIA H200") for s in (0, 1)]
-    records += [_record("brecq", 64, s, 80.5) for s in (0, 1)] + [_record("mrecg+brecq", 64, s, 83.0) for s in (0, 1)]
+    records += [_record("mrecg+brecq", 64, s, 80.5, merged=False) for s in (0, 1)]
+    records += [_record("mrecg+brecq", 64, s, 83.0) for s in (0, 1)]
     table = table2.frame(records).set_index("row")
     assert table.loc["+ mixed granularity", "vs_zero"] == "excluded: mixed machines (2 of 2 seeds)"
     assert table.loc["+ expanded batch", "vs_zero"] == "contains zero"
@@ -181,6 +188,8 @@ def test_fig4_sweep_holds_brecq_mrecg_at_brecq_batch_and_seeded_random_schemes()
     assert [(s.method, s.seed) for s in specs[:6]] == [(m, s) for s in (0, 1, 2) for m in ("brecq", "mrecg+brecq")]
     assert specs[1].batch_size == PRESETS["mini"]["batch_size"]
     assert [s.resolved().scheme for s in specs[6:]] == [f"random:{i}" for i in range(fig4.SWEEP["mini"]["schemes"])]
+    # random schemes run as the released code runs any scheme: its joint edge units, BRECQ's batch
+    assert {(s.method, s.batch_size) for s in specs[6:]} == {("mrecg+brecq", PRESETS["mini"]["batch_size"])}
     # MRECG's seeds are Table 2's "+ mixed granularity" runs: no new run
     assert {s.key() for s in specs[:6]} <= {s.key() for s in table2.specs(MINI)}
 
@@ -292,7 +301,8 @@ def test_every_committed_mini_record_is_wanted_and_every_wanted_run_is_committed
     from mrecg.study.records import NOT_RECORDS
 
     stored = {p.stem for p in (paths.results_dir() / "mini").glob("*.json") if p.name not in NOT_RECORDS}
-    assert wanted == stored
+    held_out = {s.key() for stage in heldout.STAGES for s in heldout.specs(MINI, stage)}  # computing across sessions
+    assert wanted <= stored and stored - held_out == wanted
 
 
 def test_the_scheduler_runs_longest_first_and_each_modcap_pass_once(tmp_path):
