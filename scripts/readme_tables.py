@@ -101,8 +101,10 @@ class Findings:
             f"{pooled['ours']} (same-machine cells). The paper's Table 1: {pooled['paper']}; at our cells "
             f"{pooled['paper at our cells'].fraction.mean:.1%}.",
             f"- **Cells against the paper's gain scaled to our room:** {verdicts}; {holm} of {len(fam)} gains above "
-            f"zero after Holm's correction. {len(mixed)} cell(s) pair runs of two machines and are left out until "
-            f"recomputed ({', '.join(f'{r.model} {r.bits} {r.method_name}' for r in mixed.itertuples())}).",
+            f"zero after Holm's correction. " + (
+                f"{len(mixed)} cell(s) pair runs of two machines and are left out until recomputed "
+                f"({', '.join(f'{r.model} {r.bits} {r.method_name}' for r in mixed.itertuples())})." if len(mixed)
+                else "Every cell's pairs ran on one machine."),
             f"- **A larger gain at low bits, as a fraction?** The paper's mean gain grows from "
             f"{gain('paper', 'W4A4')} pt (W4A4, room {room('paper', 'W4A4')}) to {gain('paper', 'W2A4')} (W2A4, "
             f"room {room('paper', 'W2A4')}) while its recovered fraction goes {frac('paper', 'W4A4')} to "

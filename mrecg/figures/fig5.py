@@ -64,15 +64,16 @@ def _compare(a: pd.DataFrame, b: pd.DataFrame) -> tuple[stats.Paired, int]:
 def claims(rows: pd.DataFrame) -> dict[str, tuple[stats.Paired, int]]:
     """The paired differences behind the claims, each with its count of mixed-machine pairs: the
     largest batch minus the smallest at the preset's images (the paper's curve), and 4x the images
-    minus the preset's at the largest batch (the other half of MRECG's expansion); and per machine
-    the widest batch span whose seeds all ran there."""
+    minus the preset's at the largest batch (the other half of MRECG's expansion); and, where the
+    curve spans machines, per machine the widest batch span whose seeds all ran there."""
     images = rows.images.min()
     curve = rows[rows.images == images]
     sizes = sorted(curve.batch_size.unique())
     at = lambda d, b: d[d.batch_size == b]  # noqa: E731
     out = {f"batch {sizes[-1]} - batch {sizes[0]} ({images} images)":
            _compare(at(curve, sizes[-1]), at(curve, sizes[0]))}
-    for machine, sizes_here in same_machine(rows).items():  # the widest same-machine span of the curve
+    machines = same_machine(rows)
+    for machine, sizes_here in machines.items() if len(machines) > 1 else ():  # the widest same-machine span
         if len(done := sizes_here["complete"]) > 1:
             here = curve[curve.machine == machine]
             out[f"batch {done[-1]} - batch {done[0]} ({images} images, all on {machine.split('/')[-1]})"] = _compare(
