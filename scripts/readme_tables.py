@@ -396,7 +396,7 @@ def heldout_status(results_dir: Path | None = None) -> str:
                          f"{p.runs} runs stored; {'still computing' if p.runs_stored else 'not computed yet'}.")
             continue
         held = [r for r in load_records(results, "mini", quiet=True) if heldout.is_held_out(r)]
-        files = [f"results/mini/{r['key']}.json" for r in held]
+        files = [str(results / "mini" / f"{r['key']}.json") for r in held]  # outside the repository: none
         dates = subprocess.run(["git", "log", "--diff-filter=A", "--format=%ad", "--date=short", "--", *files],
                                cwd=README.parent, capture_output=True, text=True).stdout.split()
         when = f" (records committed {min(dates)} to {max(dates)})" if dates else " (records not yet committed)"
