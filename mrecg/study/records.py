@@ -93,22 +93,27 @@ def check_writable(folder: Path, what: str = "the results folder", option: str =
         raise ExperimentError(f"{what} {folder} is not writable; pass another {option}") from None
 
 
+def _current(path: Path, force: bool, recompute_stale: bool, extra_code: tuple[str, ...]) -> dict | None:
+    """The record at ``path`` when it may be used as it is: readable, not forced, and current with
+    ``recompute_stale``; else None."""
+    if force or not path.is_file():
+        return None
+    record = read_record(path)
+    return None if record is None or (recompute_stale and is_stale(record, extra_code)) else record
+
+
 def needs_computing(path: Path, force: bool = False, recompute_stale: bool = False,
                     extra_code: tuple[str, ...] = ()) -> bool:
-    """Whether :func:`read_or_compute` would compute: forced, or no readable (current, with
-    ``recompute_stale``) record at ``path``. Lets a caller compute the missing ones together."""
-    if force or not path.is_file():
-        return True
-    record = read_record(path)
-    return record is None or (recompute_stale and is_stale(record, extra_code))
+    """Whether :func:`read_or_compute` would compute. Lets a caller compute the missing ones together."""
+    return _current(path, force, recompute_stale, extra_code) is None
 
 
 def read_or_compute(path: Path, make: Callable[[], dict], force: bool = False, recompute_stale: bool = False,
                     extra_code: tuple[str, ...] = ()) -> dict:
     """The record at ``path`` if it is readable (and current, with ``recompute_stale``), else
     ``make()`` stored there atomically. The one read-or-compute of every cached result."""
-    if not needs_computing(path, force, recompute_stale, extra_code):
-        return read_record(path)
+    if (record := _current(path, force, recompute_stale, extra_code)) is not None:
+        return record
     check_writable(path.parent)
     record = json.loads(json.dumps(make()))  # exactly what a later read returns
     save_json(record, path)
