@@ -41,6 +41,22 @@ def test_runs_that_would_end_after_the_deadline_are_left(timed):
     assert all(records.stored(s, results) for s in SPECS)
 
 
+def test_a_deadline_leaves_later_groups_unstarted_while_a_lower_one_does_not_fit(timed):
+    """Cut short, a computation leaves whole groups: a short run of a later group does not start in the time a
+    lower group's run cannot use (the held-out test's cells are committed whole)."""
+    results, record = timed
+    long_, short = SPECS[0].with_(iters=20 * SPECS[0].iters), SPECS[1]
+    deadline = time.time() + 3 * record["seconds"] + 5  # the short run fits, the long one does not
+    first = {long_.key(): 0, short.key(): 1}
+    assert runner.compute_missing([long_, short], results, workers=1, deadline=deadline,
+                                  group=lambda s: first[s.key()]) == [long_, short]
+    assert not records.stored(short, results)
+    short_first = {long_.key(): 1, short.key(): 0}
+    assert runner.compute_missing([long_, short], results, workers=1, deadline=deadline,
+                                  group=lambda s: short_first[s.key()]) == [long_]
+    assert records.stored(short, results)
+
+
 def test_reproduce_stops_after_and_records_what_is_left(tmp_path):
     summary = reproduce("smoke", results_dir=str(tmp_path), notebooks=False, models=["resnet18"],
                         stop_after=0.001, workers=1)

@@ -226,8 +226,9 @@ def compute_missing(specs: Iterable[RunSpec], results_dir: str | os.PathLike, fo
 
     ``deadline`` (a ``time.time()``): start a run only when its expected wall time (:class:`Timing`,
     times ``margin``) ends before it, the longest that fits first; runs that fit nowhere are left.
-    ``group``: runs of a lower group first (longest first within one), so that a computation cut
-    short leaves whole groups (e.g. a table's cells) rather than the longest run of each."""
+    ``group``: runs of a lower group first (longest first within one); no run of a later group starts
+    while a lower group has runs not started, so that a computation cut short by the deadline leaves
+    whole groups (e.g. a table's cells) rather than the shorter runs of later ones."""
     todo = missing(specs, results_dir, force, recompute_stale)
     if not todo:
         return []
@@ -260,8 +261,11 @@ def _compute(todo: list[RunSpec], results_dir: str, force: bool, workers: int,
     waiting = [s for s in todo if s.key() in blocked]
 
     def next_spec() -> RunSpec | None:
-        """The longest ready run that ends before the deadline (any, without one)."""
+        """The longest ready run of the lowest group that ends before the deadline (any, without one).
+        A later group waits while the lowest one has runs not yet started, so a deadline leaves whole groups."""
         for spec in ready:
+            if group and group(spec) != group(ready[0]):
+                return None
             seconds = timing.seconds(spec) if timing else None
             if deadline is None or (time.time() < deadline and
                                     (seconds is None or time.time() + margin * seconds <= deadline)):
