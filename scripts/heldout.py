@@ -29,7 +29,6 @@ sys.path.insert(0, str(REPO))
 from mrecg.figures import heldout  # noqa: E402
 from mrecg.study import paths, runner  # noqa: E402
 from mrecg.study.fingerprint import RESOURCES, SOURCES  # noqa: E402
-from mrecg.study.records import stored  # noqa: E402
 from mrecg.study.sweeps import Study  # noqa: E402
 
 REGISTRATION = "results/mini/preregistration.md"
@@ -67,14 +66,20 @@ def cheapest_cell_first(specs) -> Callable:
     return lambda spec: rank[cell_of(spec)]
 
 
-def report(study: Study, stage: int, results: Path) -> list[str]:
-    """One line per held-out cell: complete, or how many of its runs are stored."""
+def report(study: Study, stage: int, results: Path, repo: Path = REPO) -> list[str]:
+    """One line per held-out cell: committed, complete (its records still to commit), or how many
+    of its runs are stored."""
     lines = []
-    for model, (w, a) in heldout.CELLS:
-        mine = [s for s in heldout.specs(study, stage) if s.model == model and
-                (s.resolved().w_bits, s.resolved().a_bits) == (w, a)]
-        done = sum(stored(s, results) for s in mine)
-        state = "complete: commit its records" if done == len(mine) else f"{done} of {len(mine)} runs stored"
+    for (model, w, a), (have, keys) in heldout.progress(study, stage, results).cells.items():
+        if len(have) < len(keys):
+            state = f"{len(have)} of {len(keys)} runs stored"
+        elif not Path(results).resolve().is_relative_to(repo):
+            state = "complete"  # a folder outside the repository: nothing to commit
+        else:
+            files = [str(results / "mini" / f"{k}.json") for k in keys]
+            uncommitted = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=repo,
+                                         capture_output=True, text=True).stdout.strip()
+            state = "complete: commit its records" if uncommitted else "complete, committed"
         lines.append(f"{model} W{w}A{a}: {state}")
     return lines
 

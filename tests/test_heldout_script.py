@@ -50,3 +50,25 @@ def test_uncommitted_hashed_code_is_refused_before_any_run(tmp_path):
                            text=True, check=True).stdout.split()[0]
     subprocess.run(["git", "-C", str(clone), "checkout", "-q", first], check=True)
     assert "preregistration" in script.refusal(clone)  # before it: not committed there yet
+
+
+def test_the_report_tells_committed_cells_from_cells_whose_records_wait_for_a_commit(tmp_path):
+    script = load()
+    study = Study("mini")
+    cell = ("mobilenetv2_x0.35", 4, 4)  # committed in stage 1
+    have, keys = heldout.progress(study, 1, REPO / "results").cells[cell]
+    assert have == keys
+    line = "mobilenetv2_x0.35 W4A4: "
+    assert line + "complete, committed" in script.report(study, 1, REPO / "results")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "rm", "-q", "--cached", *(f"results/mini/{k}.json" for k in keys)],
+                   check=True)  # the files stay, untracked: computed, not committed
+    assert line + "complete: commit its records" in script.report(study, 1, clone / "results", repo=clone)
+    outside = tmp_path / "outside"
+    (outside / "mini").mkdir(parents=True)
+    for k in keys[:5]:
+        (outside / "mini" / f"{k}.json").write_bytes((REPO / "results" / "mini" / f"{k}.json").read_bytes())
+    assert line + "5 of 6 runs stored" in script.report(study, 1, outside)
+    (outside / "mini" / f"{keys[5]}.json").write_bytes((REPO / "results" / "mini" / f"{keys[5]}.json").read_bytes())
+    assert line + "complete" in script.report(study, 1, outside)

@@ -169,12 +169,22 @@ def outcome(records: Sequence[dict], stage: int, results_dir: str | Path | None 
 
 @dataclass(frozen=True)
 class Progress:
-    """How far a stage is: its cells with every run stored, and its runs stored."""
+    """How far a stage is: per cell (model, bits), its stored runs' keys and all its runs' keys."""
 
     stage: int
-    cells_complete: int
-    runs_stored: int
-    runs: int
+    cells: dict[tuple[str, int, int], tuple[tuple[str, ...], tuple[str, ...]]]
+
+    @property
+    def cells_complete(self) -> int:
+        return sum(len(have) == len(keys) for have, keys in self.cells.values())
+
+    @property
+    def runs_stored(self) -> int:
+        return sum(len(have) for have, _ in self.cells.values())
+
+    @property
+    def runs(self) -> int:
+        return sum(len(keys) for _, keys in self.cells.values())
 
     @property
     def complete(self) -> bool:
@@ -185,12 +195,13 @@ def progress(study: Study, stage: int, results_dir: str | Path | None = None) ->
     from ..study.records import stored
 
     results = paths.results_dir(results_dir)
-    runs = specs(study, stage)
-    have = {s.key() for s in runs if stored(s, results)}
-    by_cell: dict[tuple, list[str]] = {}
-    for s in runs:
-        by_cell.setdefault((s.model, s.resolved().w_bits, s.resolved().a_bits), []).append(s.key())
-    return Progress(stage, sum(all(k in have for k in keys) for keys in by_cell.values()), len(have), len(runs))
+    by_cell: dict[tuple[str, int, int], tuple[list[str], list[str]]] = {}
+    for s in specs(study, stage):
+        have, keys = by_cell.setdefault((s.model, s.resolved().w_bits, s.resolved().a_bits), ([], []))
+        keys.append(s.key())
+        if stored(s, results):
+            have.append(s.key())
+    return Progress(stage, {cell: (tuple(have), tuple(keys)) for cell, (have, keys) in by_cell.items()})
 
 
 def plan_seconds(study: Study, stage: int, results_dir: str | Path | None = None) -> float:
