@@ -1,13 +1,14 @@
 """Compute a stage of the preregistered held-out Table 1 cells (issue #24) on this machine, cell by cell.
 
     python scripts/heldout.py --stage 1 [--stop-after MINUTES] [--workers N] [--device cpu|cuda] [--cheapest-first]
-                                        [--plan]
+                                        [--models NAME ...] [--plan]
 
 Before any run it checks what makes a held-out record count (``tests/test_preregistration.py``
 refuses the rest): the preregistration is committed, this checkout descends from it, and no code
 that the records hash has uncommitted changes (a record names the commit that made it). The runs
 go cell by cell, each cell's pairs on this machine, and ``--stop-after`` starts no run expected to
 end later, so a call cut short leaves whole cells for the next one (the same command resumes).
+``--models`` keeps the cells of those models only: two calls on disjoint models can compute side by side.
 At the end it prints which cells are complete: commit each complete cell's records
 (``results/mini/<key>.json``) on its own. ``--plan`` prints the cells and the expected hours only.
 """
@@ -92,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--cheapest-first", action="store_true",
                    help="the cheapest cells first (default: the registered order), for a short call")
+    p.add_argument("--models", nargs="+", metavar="NAME", help="only these models' cells (default: every cell)")
     p.add_argument("--plan", action="store_true", help="print the cells and the expected hours, compute nothing")
     args = p.parse_args(argv)
+    known = sorted({model for model, _ in heldout.CELLS})
+    if args.models and (unknown := sorted(set(args.models) - set(known))):
+        p.error(f"--models {' '.join(unknown)}: not a held-out model; choose from {', '.join(known)}")
     if args.stop_after is not None and args.stop_after <= 0:
         p.error(f"--stop-after must be a positive number of minutes, got {args.stop_after:g}")
     study, results = Study("mini", device=args.device), paths.results_dir()
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.time() + 60 * args.stop_after if args.stop_after is not None else None
     if args.device == "cpu" and args.workers == 1:
         torch.set_num_threads(1)  # one thread per CPU run, as the grid and the pool's workers ran: cells pair
-    runs = heldout.specs(study, args.stage)
+    runs = [s for s in heldout.specs(study, args.stage) if not args.models or s.model in args.models]
     left = runner.compute_missing(runs, results, workers=args.workers, deadline=deadline,
                                   group=cheapest_cell_first(runs) if args.cheapest_first else cell_of,
                                   report=runner.terminal_reporter(f"held-out stage {args.stage}: "))

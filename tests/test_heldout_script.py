@@ -72,3 +72,13 @@ def test_the_report_tells_committed_cells_from_cells_whose_records_wait_for_a_co
     assert line + "5 of 6 runs stored" in script.report(study, 1, outside)
     (outside / "mini" / f"{keys[5]}.json").write_bytes((REPO / "results" / "mini" / f"{keys[5]}.json").read_bytes())
     assert line + "complete" in script.report(study, 1, outside)
+
+
+def test_an_unknown_model_is_refused_in_one_line_before_any_run(capsys):
+    script = load()
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--stage", "1", "--models", "resnet18", "mobilenetv2_x1.0"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and err.endswith(
+        "--models resnet18: not a held-out model; choose from mobilenetv2_x0.35, mobilenetv2_x0.75, mobilenetv2_x1.0, "
+        "resnet50")
