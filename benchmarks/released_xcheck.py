@@ -2,6 +2,7 @@
 
     python benchmarks/released_xcheck.py --released DIR [--runs qdrop:2/4 qdrop:2/2 brecq:2/4]
         [--seeds 0 1 2] [--impl ours released] [--iters 500] [--act-init ours] [--variant NAME ...]
+        [--released-clamp authors|torch]
 
 ``DIR`` holds the user's own checkouts, ``DIR/QDrop`` (github.com/wimh966/QDrop) and ``DIR/BRECQ``
 (github.com/yhhhli/BRECQ); ``--qdrop PATH`` / ``--brecq PATH`` point at them one by one instead.
@@ -25,6 +26,10 @@ batch 32, one thread, and are evaluated on the same test set:
 * ours: ``mrecg.recon.ptq.quantize`` with the same sizes and lrs (1e-3 / 4e-5), ``act_init`` as asked, and
   ``--variant`` switching on the released code's choices (:data:`VARIANTS`: the loop's,
   :data:`mrecg.recon.loop.RELEASED_LOOP`, and the stem's loss taken before the max-pool).
+
+``--released-clamp``: the released side runs with ``torch.clamp`` passing the gradient at its bounds,
+as the torch its authors ran had it (``authors``, the default; :func:`authors_clamp`), or with the
+installed torch's own clamp (``torch``). The released activation quantizers depend on it; ours do not.
 
 Each run appends one JSON line to ``--out`` (default ``benchmarks/results/released_xcheck.jsonl``);
 rows already there (same impl, code, method, bits, seed, iters, lr, act_init, variant) are skipped,
@@ -190,6 +195,54 @@ def on_cpu() -> Iterator[None]:
         torch.Tensor.to = original
 
 
+class _ClampPassingBounds(torch.autograd.Function):
+    """``clamp`` whose gradient passes at the bounds themselves (subgradient 1 there)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, lo, hi) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return _TORCH_CLAMP(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        inside = torch.ones_like(x, dtype=torch.bool)
+        if ctx.lo is not None:
+            inside &= x >= ctx.lo
+        if ctx.hi is not None:
+            inside &= x <= ctx.hi
+        return grad * inside, None, None
+
+
+_TORCH_CLAMP, _TENSOR_CLAMP = torch.clamp, torch.Tensor.clamp
+# How the released codes' ``clamp`` passes gradients at the bounds: "authors" as torch did when they were written
+# and run (subgradient 1, pytorch/pytorch#7049, 2018), "torch" as the torch installed here does (the minimum-norm
+# subgradient 0 at scalar bounds: pytorch/pytorch#184574, 2026).
+CLAMPS = ("authors", "torch")
+
+
+@contextlib.contextmanager
+def authors_clamp() -> Iterator[None]:
+    """``torch.clamp`` / ``Tensor.clamp`` with number bounds pass the gradient at the bounds, as in the
+    torch the released codes were written for. It matters to their learned activation step: an
+    activation that rounds to the grid's first or last level (``round_ste(x / s)`` then equals the
+    bound exactly; the fewer the levels, the more activations do) gets no gradient, and its step
+    gradient the clamped form, under the current torch; under theirs, the straight-through
+    gradient and LSQ's in-grid form -- what ours and torch's fused LSQ kernel compute."""
+    def clamp(x, min=None, max=None, **kwargs):
+        if kwargs or isinstance(min, torch.Tensor) or isinstance(max, torch.Tensor) or not (
+                torch.is_grad_enabled() and x.requires_grad):
+            return _TORCH_CLAMP(x, min, max, **kwargs)
+        return _ClampPassingBounds.apply(x, min, max)
+
+    torch.clamp, torch.Tensor.clamp = clamp, clamp
+    try:
+        yield
+    finally:
+        torch.clamp, torch.Tensor.clamp = _TORCH_CLAMP, _TENSOR_CLAMP
+
+
 def importable(*folders: Path) -> None:
     for folder in folders:
         if str(folder) not in sys.path:
@@ -219,16 +272,16 @@ def their_blocks(model: nn.Module, block_class: type) -> nn.Module:
     return model
 
 
-def run_released_qdrop(root: Path, w: int, a: int, seed: int, iters: int, drop_prob: float) -> float:
-    """Top-1 of the released QDrop pipeline (its ``main`` without the ImageNet loading)."""
+def prepare_released_qdrop(root: Path, w: int, a: int, seed: int, iters: int, drop_prob: float):
+    """The released QDrop pipeline up to its first reconstruction (its ``main`` without the ImageNet
+    loading): the quantized model with every range set, its float twin, the calibration images and
+    the reconstruction config. Call inside :func:`on_cpu`."""
     importable(root, root / "qdrop" / "solver")
     from fold_bn import search_fold_and_remove_bn
     from main_imagenet import quantize_model
     from qdrop.model.resnet import BasicBlock
     from qdrop.quantization.observer import ObserverBase
-    from qdrop.quantization.quantized_module import QuantizedBlock, QuantizedLayer
     from qdrop.quantization.state import disable_all, enable_calibration_woquantization, enable_quantization
-    from recon import reconstruction
 
     ns = types.SimpleNamespace
     quant = ns(a_qconfig=ns(quantizer="LSQFakeQuantize", observer="MSEObserver", bit=a, symmetric=False, ch_axis=-1),
@@ -236,23 +289,33 @@ def run_released_qdrop(root: Path, w: int, a: int, seed: int, iters: int, drop_p
                             ch_axis=0))
     recon = ns(batch_size=BATCH, scale_lr=A_LR, warm_up=0.2, weight=0.01, iters=iters, b_range=[20, 2],
                keep_gpu=True, round_mode="learned_hard_sigmoid", drop_prob=drop_prob)
-    calib, loader = inputs(seed)
+    calib, _ = inputs(seed)
     cali = calib[:CALIB]
     model = their_blocks(models.load(MODEL, "mini"), BasicBlock)
+    search_fold_and_remove_bn(model)
+    model = quantize_model(model, quant).eval()
+    fp_model = copy.deepcopy(model)
+    disable_all(fp_model)
+    for name, module in model.named_modules():
+        if isinstance(module, ObserverBase):
+            module.set_name(name)
+    with torch.no_grad():
+        enable_calibration_woquantization(model, quantizer_type="act_fake_quant")
+        model(cali[:INIT_QDROP])
+        enable_calibration_woquantization(model, quantizer_type="weight_fake_quant")
+        model(cali[:2])
+    enable_quantization(model)
+    return model, fp_model, cali, recon
+
+
+def run_released_qdrop(root: Path, w: int, a: int, seed: int, iters: int, drop_prob: float) -> float:
+    """Top-1 of the released QDrop pipeline: every unit reconstructed in network order."""
     with on_cpu():
-        search_fold_and_remove_bn(model)
-        model = quantize_model(model, quant).eval()
-        fp_model = copy.deepcopy(model)
-        disable_all(fp_model)
-        for name, module in model.named_modules():
-            if isinstance(module, ObserverBase):
-                module.set_name(name)
-        with torch.no_grad():
-            enable_calibration_woquantization(model, quantizer_type="act_fake_quant")
-            model(cali[:INIT_QDROP])
-            enable_calibration_woquantization(model, quantizer_type="weight_fake_quant")
-            model(cali[:2])
-        enable_quantization(model)
+        model, fp_model, cali, recon = prepare_released_qdrop(root, w, a, seed, iters, drop_prob)
+        from qdrop.quantization.quantized_module import QuantizedBlock, QuantizedLayer
+        from qdrop.quantization.state import enable_quantization
+        from recon import reconstruction
+
         torch.manual_seed(seed)
 
         def recon_model(module: nn.Module, fp_module: nn.Module) -> None:
@@ -264,7 +327,7 @@ def run_released_qdrop(root: Path, w: int, a: int, seed: int, iters: int, drop_p
 
         recon_model(model, fp_model)
         enable_quantization(model)
-        return evaluate(model, loader)
+        return evaluate(model, inputs(seed)[1])
 
 
 def run_released_brecq(root: Path, w: int, a: int, seed: int, iters: int) -> float:
@@ -333,7 +396,7 @@ def plan(args: argparse.Namespace, roots: dict[str, Path]) -> list[dict]:
                     code = "qdrop" if method == "qdrop" else args.brecq_code
                     lr = {"w": W_LR, "a": A_LR_BRECQ if code == "brecq" else A_LR}
                     rows.append(dict(base, code=f"{REPOS[code]}@{commit_of(roots[code])}", lr=lr,
-                                     act_init=code, variant=[]))
+                                     act_init=code, variant=["authors_clamp"] if args.released_clamp == "authors" else []))
     return rows
 
 
@@ -341,7 +404,8 @@ def compute(row: dict, roots: dict[str, Path]) -> float:
     w, a = (int(b) for b in row["bits"].split("/"))
     if row["impl"] == "ours":
         return run_ours(row["method"], w, a, row["seed"], row["iters"], row["act_init"], tuple(row["variant"]))
-    with contextlib.redirect_stdout(io.StringIO()):  # the released codes print per layer
+    clamp = authors_clamp() if "authors_clamp" in row["variant"] else contextlib.nullcontext()
+    with contextlib.redirect_stdout(io.StringIO()), clamp:  # the released codes print per layer
         if row["code"].startswith(REPOS["qdrop"]):  # QDrop's loop; BRECQ keeps every quantized activation
             return run_released_qdrop(roots["qdrop"], w, a, row["seed"], row["iters"],
                                       drop_prob=0.5 if row["method"] == "qdrop" else 1.0)
@@ -350,7 +414,8 @@ def compute(row: dict, roots: dict[str, Path]) -> float:
 
 def configuration(row: dict) -> str:
     if row["impl"] == "released":
-        return f"released ({row['code'].split('@')[0]})"
+        clamp = ", authors' clamp" if "authors_clamp" in row["variant"] else ", this torch's clamp"
+        return f"released ({row['code'].split('@')[0]}){clamp}"
     loop = ", released choices: " + " + ".join(row["variant"]) if row["variant"] else ""
     return f"ours, act_init={row['act_init']}{loop}"
 
@@ -395,7 +460,8 @@ def table(rows: list[dict]) -> str:
         mean = sum(r["top1"] for r in by_seed.values()) / len(by_seed)
         candidates = {c: v for (m, b, i, c), v in groups.items()
                       if (m, b, i) == (method, bits, iters) and c.startswith("released")}
-        reference = f"released ({REFERENCE[method]})"
+        reference = next((c for c in (f"released ({REFERENCE[method]}), authors' clamp",
+                                       f"released ({REFERENCE[method]}), this torch's clamp") if c in candidates), "")
         released = candidates.get(reference) or next(iter(candidates.values()), {})
         if config == reference or (reference not in candidates and config.startswith("released")):
             released = {}  # the reference itself
@@ -423,6 +489,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--iters", type=int, default=500)
     p.add_argument("--brecq-code", choices=("brecq", "qdrop"), default="brecq",
                    help="released code for brecq runs: yhhhli/BRECQ's two-stage pipeline, or QDrop's loop at drop_prob 1")
+    p.add_argument("--released-clamp", choices=CLAMPS, default="authors",
+                   help="the released side's clamp gradient at the bounds: its authors' torch's (1) or this torch's (0)")
     p.add_argument("--act-init", default="ours", choices=("ours", "qdrop", "mqbench"), help="our side's range setup")
     p.add_argument("--variant", nargs="*", default=[], choices=VARIANTS,
                    help="released code choices switched on for our side")

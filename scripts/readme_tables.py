@@ -362,6 +362,12 @@ def agreement() -> str:
     return xcheck.table(xcheck.named(rows))
 
 
+def lockstep() -> str:
+    """The released QDrop loop and ours in lock-step on one unit (benchmarks/results/lockstep.jsonl)."""
+    steps = _benchmark("lockstep")
+    return steps.table([json.loads(line) for line in steps.DEFAULT_OUT.read_text().splitlines() if line.strip()])
+
+
 def act_init_gains() -> str:
     """MRECG's paired gains per range setup (benchmarks/act_init_gains.py's records, read only)."""
     gains = _benchmark("act_init_gains")
@@ -405,7 +411,7 @@ def heldout_status(results_dir: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"heldout-status": heldout_status, "mini-table": mini_table, "released-xcheck": released_xcheck, "agreement": agreement,
+BLOCKS = {"heldout-status": heldout_status, "mini-table": mini_table, "released-xcheck": released_xcheck, "agreement": agreement, "lockstep": lockstep,
           "act-init-gains": act_init_gains, "act-init-decision": act_init_decision, "findings": findings, "findings-tables": findings_tables, "step-lr-probe": step_lr_probe,
           "gpu-paper-path": gpu_paper_path, "init-size-check": init_size_check}
 
