@@ -10,7 +10,10 @@ go cell by cell, each cell's pairs on this machine, and ``--stop-after`` starts 
 end later, so a call cut short leaves whole cells for the next one (the same command resumes).
 ``--models`` keeps the cells of those models only: two calls on disjoint models can compute side by side.
 At the end it prints which cells are complete: commit each complete cell's records
-(``results/mini/<key>.json``) on its own. ``--plan`` prints the cells and the expected hours only.
+(``results/mini/<key>.json``) on its own, with what they change -- the README's status
+(``python scripts/readme_tables.py``) and notebook 01's held-out table and gain-vs-room figure
+(``mrecg reproduce --preset mini``, which computes nothing). ``--plan`` prints the cells and the
+expected hours only.
 """
 
 from __future__ import annotations

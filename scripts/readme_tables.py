@@ -383,32 +383,24 @@ def act_init_decision() -> str:
 
 
 def heldout_status(results_dir: Path | None = None) -> str:
-    """Where the preregistered test stands, from the stored records: each stage not started, still
-    computing (cells complete, runs stored) or decided against the written prediction."""
+    """Where the preregistered test stands (:func:`mrecg.figures.heldout.status_lines`), with the dates on
+    which the held-out records were committed (looked up by their path in the results folder read)."""
     import subprocess
 
     from mrecg.figures import heldout
     from mrecg.study.records import load_records
     from mrecg.study.sweeps import TABLES_ACT_INIT, Study
 
-    study = Study("mini", act_init=TABLES_ACT_INIT)
     results = paths.results_dir(results_dir)
-    lines = [f"- Preregistered {heldout.registration()['date']}."]
-    for stage, plan in heldout.STAGES.items():
-        name = "Stage 1 (the test)" if stage == 1 else f"Stage {stage}"
-        p = heldout.progress(study, stage, results)
-        if not p.complete:
-            lines.append(f"- {name}: {p.cells_complete} of {len(heldout.CELLS)} cells complete, {p.runs_stored} of "
-                         f"{p.runs} runs stored; {'still computing' if p.runs_stored else 'not computed yet'}.")
-            continue
-        held = [r for r in load_records(results, "mini", quiet=True) if heldout.is_held_out(r)]
-        files = [str(results / "mini" / f"{r['key']}.json") for r in held]  # outside the repository: none
+
+    def committed(records: list[dict]) -> tuple[str, str] | None:
+        files = [str(results / "mini" / f"{r['key']}.json") for r in records]  # outside the repository: none
         dates = subprocess.run(["git", "log", "--diff-filter=A", "--format=%ad", "--date=short", "--", *files],
                                cwd=README.parent, capture_output=True, text=True).stdout.split()
-        when = f" (records committed {min(dates)} to {max(dates)})" if dates else " (records not yet committed)"
-        for (method, baseline), decided in zip(plan["pairs"], heldout.outcome(held, stage)):
-            lines += [f"- {name}, {method} over {baseline}{when}: {line}" for line in decided.lines()]
-    return "\n".join(lines)
+        return (min(dates), max(dates)) if dates else None
+
+    records = load_records(results, "mini", quiet=True)
+    return "\n".join(heldout.status_lines(Study("mini", act_init=TABLES_ACT_INIT), records, results, committed))
 
 
 BLOCKS = {"heldout-status": heldout_status, "mini-table": mini_table, "released-xcheck": released_xcheck, "agreement": agreement, "lockstep": lockstep,

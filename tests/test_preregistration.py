@@ -165,3 +165,22 @@ def test_the_readme_status_counts_complete_cells_then_reports_the_outcome(tmp_pa
         [_held_out_record(s, 80.0 if s.method == "brecq" else 81.0 + 0.1 * (s.seed - 1)) for s in runs],
         "mrecg+brecq", "brecq"), predicted).lines()[0].split(": ", 1)[1])
     assert "Stage 2: 0 of 13 cells complete" in text
+
+
+def test_a_notebook_shows_the_held_out_cells_complete_so_far_and_never_computes_them(tmp_path):
+    from mrecg.study.records import load_records
+    from mrecg.study.sweeps import TABLES_ACT_INIT, Study
+
+    study = Study("mini", act_init=TABLES_ACT_INIT)
+    runs = heldout.specs(study, 1)
+    (tmp_path / "mini").mkdir()
+    for s in runs[:7]:  # the first cell's six runs, one of the second's
+        (tmp_path / "mini" / f"{s.key()}.json").write_text(json.dumps(_held_out_record(s, 80.0)))
+    first = (runs[0].model, heldout.bits_label((runs[0].w_bits, runs[0].a_bits)))
+    assert heldout.complete_cells(study, tmp_path) == [first]
+    stored = load_records(tmp_path, "mini", quiet=True)
+    assert len(stored) == 7
+    assert {r["key"] for r in heldout.held_records(stored, study, tmp_path)} == {s.key() for s in runs[:6]}
+    assert heldout.status_lines(study, stored, tmp_path)[1] == (
+        "- Stage 1 (the test): 1 of 13 cells complete, 7 of 78 runs stored; still computing.")
+    assert len(list((tmp_path / "mini").glob("*.json"))) == 7  # read only

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
@@ -204,6 +204,42 @@ def progress(study: Study, stage: int, results_dir: str | Path | None = None) ->
     return Progress(stage, {cell: (tuple(have), tuple(keys)) for cell, (have, keys) in by_cell.items()})
 
 
+def complete_cells(study: Study, results_dir: str | Path | None = None, stage: int = 1) -> list[tuple[str, str]]:
+    """The held-out cells (model, ``W2A4``) whose every run of ``stage`` is stored."""
+    done = progress(study, stage, results_dir).cells
+    return [(model, bits_label((w, a))) for (model, w, a), (have, keys) in done.items() if len(have) == len(keys)]
+
+
+def held_records(records: Sequence[dict], study: Study, results_dir: str | Path | None = None) -> list[dict]:
+    """The held-out ``records`` of the cells complete in stage 1 -- what a notebook shows beside the grid.
+    Read only: the held-out runs are computed by ``scripts/heldout.py``, never by a notebook."""
+    complete = set(complete_cells(study, results_dir))
+    return [r for r in records if is_held_out(r) and
+            (r["spec"]["model"], bits_label((r["config"]["w_bits"], r["config"]["a_bits"]))) in complete]
+
+
+def status_lines(study: Study, records: Sequence[dict], results_dir: str | Path | None = None,
+                 committed: Callable[[list[dict]], tuple[str, str] | None] | None = None) -> list[str]:
+    """Where the test stands, from the records stored in ``results_dir``: each stage not started, still
+    computing (cells complete, runs stored) or decided against the repository's written prediction. ``committed(records)``: the first and last dates on which
+    those records were committed (``None``: not committed), where the caller can tell."""
+    lines = [f"- Preregistered {registration()['date']}."]  # the registration is the repository's
+    held = [r for r in records if is_held_out(r)]
+    for stage, plan in STAGES.items():
+        name = "Stage 1 (the test)" if stage == 1 else f"Stage {stage}"
+        p = progress(study, stage, results_dir)
+        if not p.complete:
+            lines.append(f"- {name}: {p.cells_complete} of {len(CELLS)} cells complete, {p.runs_stored} of "
+                         f"{p.runs} runs stored; {'still computing' if p.runs_stored else 'not computed yet'}.")
+            continue
+        dates = committed(held) if committed else None
+        when = "" if committed is None else (f" (records committed {dates[0]} to {dates[1]})" if dates
+                                             else " (records not yet committed)")
+        for (method, baseline), decided in zip(plan["pairs"], outcome(held, stage)):
+            lines += [f"- {name}, {method} over {baseline}{when}: {line}" for line in decided.lines()]
+    return lines
+
+
 def plan_seconds(study: Study, stage: int, results_dir: str | Path | None = None) -> float:
     """Expected single-process seconds of a stage on this machine (:class:`mrecg.study.runner.Timing`)."""
     from ..study.runner import Timing, estimated_cost
@@ -212,5 +248,6 @@ def plan_seconds(study: Study, stage: int, results_dir: str | Path | None = None
     return sum(timing.seconds(s) or estimated_cost(s) * 100 for s in specs(study, stage))
 
 
-__all__ = ["CELLS", "STAGES", "Outcome", "Progress", "cell_rows", "cells", "decide", "is_held_out", "outcome",
-           "plan_seconds", "predicted_fraction", "progress", "registration", "specs"]
+__all__ = ["CELLS", "STAGES", "Outcome", "Progress", "cell_rows", "cells", "complete_cells", "decide", "held_records",
+           "is_held_out", "outcome", "plan_seconds", "predicted_fraction", "progress", "registration", "specs",
+           "status_lines"]
