@@ -313,7 +313,7 @@ def plot_gain_vs_room(table: pd.DataFrame, stem: str | os.PathLike,
     held = rows[[(m, b) in set(held_out) for m, b in zip(rows.model, rows.bits)]]
     if not held.empty:
         ax.scatter(held.room, held.gain_ours.clip(lower=floor), s=160, facecolors="none", edgecolors="black",
-                   linewidths=1.2, zorder=4, label="held-out cells")
+                   linewidths=1.2, zorder=4, label="held-out cells (preregistered)")
     lims = np.array([0.1, 100.0])
     for f in (0.01, 0.03, 0.1, 0.3, 1.0):
         ax.plot(lims, f * lims, ":", color="0.7", lw=0.8)
