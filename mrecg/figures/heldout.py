@@ -221,8 +221,9 @@ def held_records(records: Sequence[dict], study: Study, results_dir: str | Path 
 def status_lines(study: Study, records: Sequence[dict], results_dir: str | Path | None = None,
                  committed: Callable[[list[dict]], tuple[str, str] | None] | None = None) -> list[str]:
     """Where the test stands, from the records stored in ``results_dir``: each stage not started, still
-    computing (cells complete, runs stored) or decided against the repository's written prediction. ``committed(records)``: the first and last dates on which
-    those records were committed (``None``: not committed), where the caller can tell."""
+    computing (cells complete, runs stored) or decided against the repository's written prediction.
+    ``committed(records)``: the first and last dates on which those records were committed (``None``:
+    not committed), where the caller can tell."""
     lines = [f"- Preregistered {registration()['date']}."]  # the registration is the repository's
     held = [r for r in records if is_held_out(r)]
     for stage, plan in STAGES.items():
