@@ -261,6 +261,23 @@ def test_each_finding_links_the_cell_and_the_function_that_compute_it(book, brow
             assert any(name in source for name in names), f"{href} calls none of {names}:\n{source}"
 
 
+def test_each_finding_link_names_a_cell_that_calls_its_function_in_the_committed_notebook():
+    """The quick twin of the browser test above, without the book: a notebook edit that shifts its cells
+    breaks the findings table's hard-numbered links, and this says so in a second."""
+    rows = re.findall(r"^\| ([^|]+) \| (.+?) \| (.+?) \|$", (DOCS / "findings.md").read_text(), flags=re.M)
+    links = 0
+    for what, cells, functions in rows:
+        names = re.findall(r"\{py:func\}`[\w.]+\.(\w+)`", functions)
+        for stem, index in re.findall(r"\(\.\./executed/mini/(\w+)\.ipynb#cell-(\d+)\)", cells):
+            notebook = json.loads((ROOT / "executed" / "mini" / f"{stem}.ipynb").read_text())
+            cell = notebook["cells"][int(index) - 1]  # the book's anchor cell-N is the notebook's N-th cell
+            source = "".join(cell["source"])
+            assert cell["cell_type"] == "code" and any(name in source for name in names), \
+                f"{what}: {stem} cell {index} calls none of {names}:\n{source}"
+            links += 1
+    assert links >= 7, rows
+
+
 def test_the_live_note_says_when_widgets_are_static():
     sys.path.insert(0, str(DOCS / "_ext"))
     try:
