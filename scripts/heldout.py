@@ -13,7 +13,7 @@ At the end it prints which cells are complete: commit each complete cell's recor
 (``results/mini/<key>.json``) on its own, with what they change -- the README's status
 (``python scripts/readme_tables.py``) and notebook 01's held-out table and gain-vs-room figure
 (``mrecg reproduce --preset mini``, which computes nothing). ``--plan`` prints the cells and the
-expected hours only.
+expected hours (left, and of the whole stage) only.
 """
 
 from __future__ import annotations
@@ -70,11 +70,13 @@ def cheapest_cell_first(specs) -> Callable:
     return lambda spec: rank[cell_of(spec)]
 
 
-def report(study: Study, stage: int, results: Path, repo: Path = REPO) -> list[str]:
-    """One line per held-out cell: committed, complete (its records still to commit), or how many
-    of its runs are stored."""
+def report(study: Study, stage: int, results: Path, repo: Path = REPO, models: list[str] | None = None) -> list[str]:
+    """One line per held-out cell (of ``models``, default all): committed, complete (its records still
+    to commit), or how many of its runs are stored."""
     lines = []
     for (model, w, a), (have, keys) in heldout.progress(study, stage, results).cells.items():
+        if models and model not in models:
+            continue
         if len(have) < len(keys):
             state = f"{len(have)} of {len(keys)} runs stored"
         elif not Path(results).resolve().is_relative_to(repo):
@@ -106,8 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--stop-after must be a positive number of minutes, got {args.stop_after:g}")
     study, results = Study("mini", device=args.device), paths.results_dir()
     if args.plan:
-        hours = heldout.plan_seconds(study, args.stage) / 3600
-        print("\n".join(report(study, args.stage, results)) + f"\nabout {hours:.1f} single-process hours on this CPU")
+        left, whole = (heldout.plan_seconds(study, args.stage, left=not_all, models=args.models) / 3600
+                       for not_all in (True, False))
+        print("\n".join(report(study, args.stage, results, models=args.models)) +
+              f"\nabout {left:.1f} single-process hours left on this CPU, of {whole:.1f} for "
+              + ("these models' cells" if args.models else f"the whole stage {args.stage}"))
         return 0
     if why := refusal():
         print(f"heldout: error: {why}", file=sys.stderr)
@@ -119,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     left = runner.compute_missing(runs, results, workers=args.workers, deadline=deadline,
                                   group=cheapest_cell_first(runs) if args.cheapest_first else cell_of,
                                   report=runner.terminal_reporter(f"held-out stage {args.stage}: "))
-    print("\n".join(report(study, args.stage, results)))
+    print("\n".join(report(study, args.stage, results, models=args.models)))
     if left:
         print(f"{len(left)} runs left for a later call (the same command)")
     return 0

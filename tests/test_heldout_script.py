@@ -8,6 +8,7 @@ import pytest
 from conftest import load_script
 
 from mrecg.figures import heldout
+from mrecg.study import runner
 from mrecg.study.sweeps import Study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,3 +83,24 @@ def test_an_unknown_model_is_refused_in_one_line_before_any_run(capsys):
     assert exit_.value.code == 2 and err.endswith(
         "--models resnet18: not a held-out model; choose from mobilenetv2_x0.35, mobilenetv2_x0.75, mobilenetv2_x1.0, "
         "resnet50")
+
+
+def test_the_plan_counts_what_is_left_of_the_chosen_models(tmp_path, capsys):
+    study, models = Study("mini"), ["mobilenetv2_x0.35"]
+    outside = tmp_path / "results"
+    (outside / "mini").mkdir(parents=True)
+    whole = heldout.plan_seconds(study, 1, outside, models=models)
+    assert heldout.plan_seconds(study, 1, outside, left=True, models=models) == whole > 0  # nothing stored
+    cell = heldout.progress(study, 1, REPO / "results").cells[("mobilenetv2_x0.35", 4, 4)][1]
+    for k in cell:
+        (outside / "mini" / f"{k}.json").write_bytes((REPO / "results" / "mini" / f"{k}.json").read_bytes())
+    left = heldout.plan_seconds(study, 1, outside, left=True, models=models)
+    timing = runner.Timing(outside, "cpu")  # the stored cell's own times
+    done = sum(timing.seconds(s) for s in heldout.specs(study, 1) if s.key() in cell)
+    assert left == pytest.approx(heldout.plan_seconds(study, 1, outside, models=models) - done) and 0 < left < whole
+    assert heldout.plan_seconds(study, 1, outside, models=models + ["resnet50"]) > whole
+    script = load()
+    assert script.main(["--stage", "1", "--plan", "--models", *models]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[0] for line in out[:-1]] == [f"mobilenetv2_x0.35 W{w}A{a}" for w, a in ((4, 4), (2, 4), (3, 3))]
+    assert out[-1].startswith("about 0.0 single-process hours left on this CPU, of ") and "these models' cells" in out[-1]

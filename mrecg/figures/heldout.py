@@ -241,12 +241,20 @@ def status_lines(study: Study, records: Sequence[dict], results_dir: str | Path 
     return lines
 
 
-def plan_seconds(study: Study, stage: int, results_dir: str | Path | None = None) -> float:
-    """Expected single-process seconds of a stage on this machine (:class:`mrecg.study.runner.Timing`)."""
+def plan_seconds(study: Study, stage: int, results_dir: str | Path | None = None, *, left: bool = False,
+                 models: Sequence[str] | None = None) -> float:
+    """Expected single-process seconds of a stage on this machine (:class:`mrecg.study.runner.Timing`):
+    all of it (what the preregistration states), or with ``left`` only the runs not yet stored, so that a
+    later call can size its ``--stop-after``; ``models`` keeps those models' runs."""
+    from ..study.records import stored
     from ..study.runner import Timing, estimated_cost
 
-    timing = Timing(paths.results_dir(results_dir), "cpu")
-    return sum(timing.seconds(s) or estimated_cost(s) * 100 for s in specs(study, stage))
+    results = paths.results_dir(results_dir)
+    timing = Timing(results, "cpu")
+    runs = [s for s in specs(study, stage) if not models or s.model in models]
+    if left:
+        runs = [s for s in runs if not stored(s, results)]
+    return sum(timing.seconds(s) or estimated_cost(s) * 100 for s in runs)
 
 
 __all__ = ["CELLS", "STAGES", "Outcome", "Progress", "cell_rows", "cells", "complete_cells", "decide", "held_records",
