@@ -399,8 +399,12 @@ def heldout_status(results_dir: Path | None = None) -> str:
                                cwd=README.parent, capture_output=True, text=True).stdout.split()
         return (min(dates), max(dates)) if dates else None
 
+    registered = subprocess.run(["git", "log", "--diff-filter=A", "--format=%ad", "--date=short", "--",
+                                 "results/mini/preregistration.md"], cwd=README.parent, capture_output=True,
+                                text=True).stdout.split()
     records = load_records(results, "mini", quiet=True)
-    return "\n".join(heldout.status_lines(Study("mini", act_init=TABLES_ACT_INIT), records, results, committed))
+    return "\n".join(heldout.status_lines(Study("mini", act_init=TABLES_ACT_INIT), records, results, committed,
+                                          registered_on=registered[-1] if registered else None))
 
 
 BLOCKS = {"heldout-status": heldout_status, "mini-table": mini_table, "released-xcheck": released_xcheck, "agreement": agreement, "lockstep": lockstep,

@@ -158,12 +158,20 @@ def test_the_readme_status_counts_complete_cells_then_reports_the_outcome(tmp_pa
     store(runs[7:])
     text = status(tmp_path)
     predicted = heldout.registration()["prediction"]["pooled_fraction"]["mrecg+brecq"]
-    line = next(t for t in text.splitlines() if t.startswith("- Stage 1 (the test), mrecg+brecq over brecq"))
-    assert "(records not yet committed)" in line and "pooled recovered fraction 10.0%" in line
-    assert f"against the predicted {predicted:.1%}" in line
+    line = next(t for t in text.splitlines() if t.startswith("- Stage 1 (the test), MRECG+BRECQ over BRECQ"))
+    assert "(preregistered 2026-12-04; records not yet committed)" in line and "; measured 10.0% [10.0%, 10.0%] (95 %, 13 cells)" in line
+    assert f"Predicted pooled recovered fraction {predicted:.1%}" in line
     assert line.endswith(heldout.decide(heldout.cell_rows(
         [_held_out_record(s, 80.0 if s.method == "brecq" else 81.0 + 0.1 * (s.seed - 1)) for s in runs],
         "mrecg+brecq", "brecq"), predicted).lines()[0].split(": ", 1)[1])
+    # beneath the verdict: how the prediction was made, and the cells. MRECG gains 1.0 +- 0.1 pt of a 10 pt room
+    # in every cell: the 10 cells where the paper's fraction times 10 pt exceeds 1.25 read "smaller"
+    below = [t for t in text.splitlines() if t.startswith("  - ")]
+    assert below[0].startswith(f"  - How it was predicted: {predicted:.1%} is the paper's pooled ")
+    assert below[1].startswith("  - Cells against the paper's gain scaled to our room: 2 consistent, 10 smaller, "
+                               "0 larger, 1 too little room to test (at most 2 smaller allowed); against zero: 13 above")
+    assert below[2].startswith("  - ResNet-50 W4A4, where the paper recovers -2%: gain +1.00 [+0.75, +1.25] pt in a "
+                               "10.0 pt room (reads 'too little room to test'")
     assert "Stage 2: 0 of 13 cells complete" in text
 
 

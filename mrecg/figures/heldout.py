@@ -42,6 +42,7 @@ STAGES = {1: {"pairs": (("mrecg+brecq", "brecq"),), "also": (), "seeds": SEEDS},
 MAX_SMALLER = 2  # cells whose interval lies below the paper's scaled gain that a confirmation tolerates
 NO_GAIN_CELL = ("resnet50", "W4A4")  # the paper recovers about 0 % here (74.84 vs 74.88)
 FILE = "preregistration.json"
+SHOWN = {"mrecg+brecq": "MRECG+BRECQ", "brecq": "BRECQ", "mrecg+qdrop": "MRECG+QDrop", "qdrop": "QDrop"}
 
 
 def bits_label(bits: tuple[int, int]) -> str:
@@ -101,8 +102,11 @@ class Outcome:
     reasons: tuple[str, ...]
 
     def lines(self) -> list[str]:
-        return [f"pooled recovered fraction {self.pooled} against the predicted {self.predicted:.1%}: "
-                f"{self.verdict}" + (f" ({'; '.join(self.reasons)})" if self.reasons else "")]
+        """The verdict first, then the prediction beside what was measured, then why it falls short."""
+        why = {"confirmed": "", "partly confirmed": " Short of confirmed: ", "not confirmed": " Not confirmed: ",
+               "not decided": " Not decided: "}[self.verdict]
+        return [f"**{self.verdict}.** Predicted pooled recovered fraction {self.predicted:.1%}; measured "
+                f"{self.pooled}." + (f"{why}{'; '.join(self.reasons)}." if self.reasons else "")]
 
 
 def decide(rows: pd.DataFrame, predicted: float) -> Outcome:
@@ -218,13 +222,42 @@ def held_records(records: Sequence[dict], study: Study, results_dir: str | Path 
             (r["spec"]["model"], bits_label((r["config"]["w_bits"], r["config"]["a_bits"]))) in complete]
 
 
+def details(decided: Outcome, method: str, registered: dict) -> list[str]:
+    """The prediction as written and the cells beneath a stage's verdict line: what was predicted,
+    how the cells read against the paper's scaled gain, and the cell where the paper has no gain."""
+    pred = registered["prediction"]
+    paper = {(c["model"], c["bits"]): c[method] for c in pred["per_cell"]}
+    counts = decided.cells.against_paper.value_counts()
+    zero = decided.cells.against_zero.value_counts()
+    reading = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("consistent", "smaller", "larger",
+                                                             stats.TOO_LITTLE_ROOM))
+    lines = [f"How it was predicted: {decided.predicted:.1%} is the paper's pooled "
+             f"{pred['paper_at_held_out'][method]:.1%} at these cells times {pred['mini_over_paper']:.2f} (the "
+             f"grid's pooled fraction over the paper's at the grid's own cells); in each cell, the paper's fraction "
+             f"times our room.",
+             f"Cells against the paper's gain scaled to our room: {reading} (at most {MAX_SMALLER} smaller "
+             f"allowed); against zero: {zero.get('above zero', 0)} above, {zero.get('contains zero', 0)} "
+             f"containing zero, {zero.get('below zero', 0)} below."]
+    no_gain = decided.cells[(decided.cells.model == NO_GAIN_CELL[0]) & (decided.cells.bits == NO_GAIN_CELL[1])]
+    if not no_gain.empty:
+        r = no_gain.iloc[0]
+        lines.append(f"ResNet-50 W4A4, where the paper recovers {paper[NO_GAIN_CELL]['paper_fraction']:.0%}: gain "
+                     f"{r.gain:+.2f} [{r.gain_lo:+.2f}, {r.gain_hi:+.2f}] pt in a {r.room:.1f} pt room "
+                     f"(reads '{r.against_paper}'; predicted: not 'larger').")
+    return lines
+
+
 def status_lines(study: Study, records: Sequence[dict], results_dir: str | Path | None = None,
-                 committed: Callable[[list[dict]], tuple[str, str] | None] | None = None) -> list[str]:
+                 committed: Callable[[list[dict]], tuple[str, str] | None] | None = None,
+                 registered_on: str | None = None) -> list[str]:
     """Where the test stands, from the records stored in ``results_dir``: each stage not started, still
-    computing (cells complete, runs stored) or decided against the repository's written prediction.
-    ``committed(records)``: the first and last dates on which those records were committed (``None``:
-    not committed), where the caller can tell."""
-    lines = [f"- Preregistered {registration()['date']}."]  # the registration is the repository's
+    computing (cells complete, runs stored) or decided against the repository's written prediction, with
+    the prediction and the cells beneath the verdict. ``committed(records)``: the first and last dates on
+    which those records were committed (``None``: not committed), where the caller can tell;
+    ``registered_on``: the date of the preregistration's commit (default: the date it states)."""
+    registered = registration()  # the registration is the repository's
+    on = registered_on or registered["date"]
+    lines = [f"- Preregistered {on}."]
     held = [r for r in records if is_held_out(r)]
     for stage, plan in STAGES.items():
         name = "Stage 1 (the test)" if stage == 1 else f"Stage {stage}"
@@ -234,10 +267,14 @@ def status_lines(study: Study, records: Sequence[dict], results_dir: str | Path 
                          f"{p.runs} runs stored; {'still computing' if p.runs_stored else 'not computed yet'}.")
             continue
         dates = committed(held) if committed else None
-        when = "" if committed is None else (f" (records committed {dates[0]} to {dates[1]})" if dates
-                                             else " (records not yet committed)")
+        when = f" (preregistered {on}" + ("" if committed is None else
+                                           f"; records committed {dates[0]} to {dates[1]}" if dates
+                                           else "; records not yet committed") + ")"
         for (method, baseline), decided in zip(plan["pairs"], outcome(held, stage)):
-            lines += [f"- {name}, {method} over {baseline}{when}: {line}" for line in decided.lines()]
+            pair = f"{SHOWN.get(method, method)} over {SHOWN.get(baseline, baseline)}"
+            lines += [f"- {name}, {pair}{when}: {line}" for line in decided.lines()]
+            if decided.verdict != "not decided":
+                lines += [f"  - {line}" for line in details(decided, method, registered)]
     return lines
 
 
@@ -257,6 +294,6 @@ def plan_seconds(study: Study, stage: int, results_dir: str | Path | None = None
     return sum(timing.seconds(s) or estimated_cost(s) * 100 for s in runs)
 
 
-__all__ = ["CELLS", "STAGES", "Outcome", "Progress", "cell_rows", "cells", "complete_cells", "decide", "held_records",
-           "is_held_out", "outcome", "plan_seconds", "predicted_fraction", "progress", "registration", "specs",
-           "status_lines"]
+__all__ = ["CELLS", "STAGES", "Outcome", "Progress", "cell_rows", "cells", "complete_cells", "decide", "details",
+           "held_records", "is_held_out", "outcome", "plan_seconds", "predicted_fraction", "progress", "registration",
+           "specs", "status_lines"]
