@@ -95,6 +95,26 @@ def test_table1_cells_in_their_room_beside_the_paper_with_mixed_pairs_flagged():
     assert released.p_holm == pytest.approx(stats.paired([81.9, 84.1, 83.0], [80.0, 82.0, 81.0]).p_above_zero())
 
 
+def test_table1_in_the_paper_layout_has_every_cell_ours_beside_the_paper_and_marks_held_out_cells():
+    # x0.5 W2A4: BRECQ and released MRECG, and an MRECG row of our ModCap that the paper's layout leaves out
+    records = [_table1_record("brecq", s, t) for s, t in enumerate((80.0, 82.0, 81.0))]
+    records += [_table1_record("mrecg+brecq", s, t, scheme="official") for s, t in enumerate((81.9, 84.1, 83.0))]
+    records += [_table1_record("mrecg+brecq", s, 70.0, scheme="modcap:loss") for s in range(3)]
+    records += [_table1_record("brecq", s, 91.0, model="resnet50", bits=(4, 4)) for s in range(3)]
+    grid = table1.layout(table1.frame(records), held_out=[("resnet50", "W4A4")])
+    assert list(grid.columns) == ["model", "method", "full precision", "W4A4", "W2A4", "W3A3", "W2A2"]
+    assert len(grid) == 6 * 6  # six models, each full precision and the paper's five methods
+    cell = grid.set_index(["model", "method"])
+    ref = paper.table1().set_index(["model", "method", "w_bits", "a_bits"]).top1
+    assert cell.loc[("mobilenetv2_x0.5", "brecq"), "W2A4"] == f"81.00 ({ref['mobilenetv2_x0.5', 'brecq', 2, 4]:.2f})"
+    assert cell.loc[("mobilenetv2_x0.5", "mrecg+brecq"), "W2A4"] == "83.00 (41.16)"  # not our ModCap's 70
+    assert cell.loc[("mobilenetv2_x0.5", "full precision"), "full precision"] == "90.00 (64.60)"
+    assert cell.loc[("resnet50", "brecq"), "W4A4"] == "91.00 (74.88) †"  # held out: marked
+    assert cell.loc[("resnet50", "qdrop"), "W4A4"] == "-- (75.03) †"  # not run yet
+    assert cell.loc[("resnet18", "adaround"), "W2A2"] == "-- (--)"  # the paper has no AdaRound at W2A2
+    assert cell.loc[("resnet18", "full precision"), "full precision"] == "-- (71.01)"
+
+
 def test_the_paper_table1_pairs_and_their_pooled_fraction():
     cells = table1.paper_cells()
     assert len(cells) == 48  # 6 models x 4 bit-widths x 2 baselines

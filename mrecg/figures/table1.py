@@ -149,6 +149,39 @@ def shown(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=["family", "seed_gains"])
 
 
+HELD_OUT_MARK = " †"
+
+
+def layout(table: pd.DataFrame, held_out: Collection[tuple[str, str]] = ()) -> pd.DataFrame:
+    """Table 1 in the paper's own layout, every one of its 24 cells: a row per model and method (full
+    precision first), a column per bit-width, each entry ours with the paper's ImageNet top-1 in
+    brackets ("--" where we have not run it). Cells of ``held_out`` (model, ``W2A4``) are marked
+    :data:`HELD_OUT_MARK`. Only the released methods: our ModCap rows are not the paper's."""
+    ref = paper.table1()
+    columns = ["full precision"] + [f"W{w}A{a}" for w, a in BITS]
+    released = table[~table.method.str.contains("(ours", regex=False)]
+    ours = {(r.model, r.method.split(" ")[0], r.bits): r for r in released.itertuples()}
+    fp = {r.model: r.ours_fp for r in released.itertuples()}
+    rows, index = [], []
+    for model in NAMES:
+        paper_fp = ref[(ref.model == model) & (ref.method == "fp")].top1.iloc[0]
+        index.append((model, "full precision"))
+        rows.append({"full precision": f"{fp[model]:.2f} ({paper_fp:.2f})" if model in fp else f"-- ({paper_fp:.2f})"})
+        for method in METHODS:
+            entries = {}
+            for bits in columns[1:]:
+                w, a = int(bits[1]), int(bits[3])
+                hit = ref[(ref.model == model) & (ref.method == method) & (ref.w_bits == w) & (ref.a_bits == a)]
+                theirs = f"{hit.top1.iloc[0]:.2f}" if len(hit) else "--"
+                mine = ours.get((model, method, bits))
+                mark = HELD_OUT_MARK if (model, bits) in set(held_out) else ""
+                entries[bits] = f"{mine.ours:.2f} ({theirs}){mark}" if mine is not None else f"-- ({theirs}){mark}"
+            index.append((model, method))
+            rows.append(entries)
+    names = pd.DataFrame(index, columns=["model", "method"])
+    return pd.concat([names, pd.DataFrame(rows, columns=columns).fillna("")], axis=1)
+
+
 def comparisons(table: pd.DataFrame) -> pd.DataFrame:
     """The MRECG rows (one per cell and baseline) with their room-scaled columns; ``method_name``
     is the method without the label's note."""
