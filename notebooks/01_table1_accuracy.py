@@ -38,7 +38,7 @@ recompute_stale = False  # True: recompute the runs that other code computed
 
 # %%
 import pandas as pd
-from IPython.display import Image, display
+from IPython.display import Image, Markdown, display
 
 from mrecg.figures import table1
 from mrecg.figures.saving import save_table
@@ -66,7 +66,7 @@ from mrecg.study.records import load_records
 held_table = None
 if preset == "mini":
     stored = load_records(results_dir, preset, quiet=True)
-    print("\n".join(heldout.status_lines(study, stored, results_dir)))
+    display(Markdown("\n".join(heldout.status_lines(study, stored, results_dir))))
     held = heldout.held_records(stored, study, results_dir)
     if held:
         held_table = table1.frame(held)
