@@ -172,6 +172,10 @@ def test_the_readme_status_counts_complete_cells_then_reports_the_outcome(tmp_pa
                                "0 larger, 1 too little room to test (at most 2 smaller allowed); against zero: 13 above")
     assert below[2].startswith("  - ResNet-50 W4A4, where the paper recovers -2%: gain +1.00 [+0.75, +1.25] pt in a "
                                "10.0 pt room (reads 'too little room to test'")
+    assert below[3] == ("  - What the test can tell: in 1 of 13 cells the room is too little to test the paper's scaled "
+                        "gain on its own; the pooled interval holds neither the paper's own pooled fraction at these "
+                        f"cells ({heldout.registration()['prediction']['paper_at_held_out']['mrecg+brecq']:.1%}) nor "
+                        f"the grid's pooled fraction ({heldout.registration()['prediction']['mini_family'][0]:.1%}).")
     assert "Stage 2: 0 of 13 cells complete" in text
 
 
@@ -192,3 +196,33 @@ def test_a_notebook_shows_the_held_out_cells_complete_so_far_and_never_computes_
     assert heldout.status_lines(study, stored, tmp_path)[1] == (
         "- Stage 1 (the test): 1 of 13 cells complete, 7 of 78 runs stored; still computing.")
     assert len(list((tmp_path / "mini").glob("*.json"))) == 7  # read only
+
+
+def test_the_last_line_says_what_a_weak_test_cannot_tell():
+    """Cells mostly without room, and a pooled interval wide enough to hold the alternatives too."""
+    from mrecg.study import stats
+
+    fractions = [0.02, 0.08, 0.14, 0.20, 0.26]  # mean 14 %, interval about 3 % to 25 %
+    rows = pd.DataFrame({"model": ["resnet50"] * 5, "bits": ["W4A4", "W2A4", "W3A3", "W2A2", "W4A4"],
+                         "gain": [0.1] * 5, "against_zero": ["contains zero"] * 5,
+                         "against_paper": [stats.TOO_LITTLE_ROOM] * 4 + ["consistent"],
+                         "fraction": fractions, "gain_lo": [-0.1] * 5, "gain_hi": [0.3] * 5, "room": [1.0] * 5})
+    decided = heldout.Outcome(stats.pooled(fractions, rows.gain.tolist()), 0.139, rows, "confirmed", ())
+    last = heldout.details(decided, "mrecg+brecq", heldout.registration())[-1]
+    assert last.startswith("What the test can tell: in 4 of 5 cells the room is too little to test the paper's "
+                           "scaled gain on its own, so the conditions on cells could rarely fail; the pooled interval "
+                           "also holds the paper's own pooled fraction at these cells (")
+    assert last.endswith("), so it cannot tell the written prediction from them.")
+
+
+def test_the_readme_s_reading_of_stage_1_matches_the_generated_verdict():
+    """The prose under the status says "held" and "cannot tell": only while the generated lines
+    (regenerated from the records and checked current elsewhere) say confirmed and cannot tell."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- heldout-status:start -->")[1].split("<!-- heldout-status:end -->")[0]
+    if "**Reading stage 1.**" not in readme:
+        assert "- Stage 1 (the test), " not in block  # a decided stage is read in prose
+        return
+    stage1 = [line for line in block.splitlines() if line.startswith("- Stage 1 (the test), ")]
+    assert len(stage1) == 1 and ": **confirmed.** " in stage1[0], stage1
+    assert "so it cannot tell the written prediction from them" in block and "could rarely fail" in block

@@ -244,6 +244,17 @@ def details(decided: Outcome, method: str, registered: dict) -> list[str]:
         lines.append(f"ResNet-50 W4A4, where the paper recovers {paper[NO_GAIN_CELL]['paper_fraction']:.0%}: gain "
                      f"{r.gain:+.2f} [{r.gain_lo:+.2f}, {r.gain_hi:+.2f}] pt in a {r.room:.1f} pt room "
                      f"(reads '{r.against_paper}'; predicted: not 'larger').")
+    f = decided.pooled.fraction
+    others = {"the paper's own pooled fraction at these cells": pred["paper_at_held_out"][method],
+              "the grid's pooled fraction": pred["mini_family"][0]}
+    held = [f"{name} ({value:.1%})" for name, value in others.items() if f.lo <= value <= f.hi]
+    little = int((decided.cells.against_paper == stats.TOO_LITTLE_ROOM).sum())
+    rarely = ", so the conditions on cells could rarely fail" if 2 * little > len(decided.cells) else ""
+    lines.append(f"What the test can tell: in {little} of {len(decided.cells)} cells the room is too little to test "
+                 f"the paper's scaled gain on its own{rarely}; " +
+                 (f"the pooled interval also holds {' and '.join(held)}, so it cannot tell the written prediction "
+                  f"from {'them' if len(held) > 1 else 'it'}." if held else
+                  f"the pooled interval holds neither {' nor '.join(f'{n} ({v:.1%})' for n, v in others.items())}."))
     return lines
 
 
