@@ -196,6 +196,15 @@ def test_a_notebook_shows_the_held_out_cells_complete_so_far_and_never_computes_
     assert heldout.status_lines(study, stored, tmp_path)[1] == (
         "- Stage 1 (the test): 1 of 13 cells complete, 7 of 78 runs stored; still computing.")
     assert len(list((tmp_path / "mini").glob("*.json"))) == 7  # read only
+    # stage 2 in the first cell: its runs are shown only once all seven are stored, never a mean of fewer seeds
+    second = [s for s in heldout.specs(study, 2) if (s.model, heldout.bits_label((s.w_bits, s.a_bits))) == first]
+    assert len(second) == 7
+    for count in (6, 7):
+        for s in second[:count]:
+            (tmp_path / "mini" / f"{s.key()}.json").write_text(json.dumps(_held_out_record(s, 80.0)))
+        stored = load_records(tmp_path, "mini", quiet=True)
+        shown = {r["key"] for r in heldout.held_records(stored, study, tmp_path)}
+        assert shown == {s.key() for s in runs[:6] + (second if count == 7 else [])}
 
 
 def test_the_last_line_says_what_a_weak_test_cannot_tell():

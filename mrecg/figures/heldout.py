@@ -215,11 +215,18 @@ def complete_cells(study: Study, results_dir: str | Path | None = None, stage: i
 
 
 def held_records(records: Sequence[dict], study: Study, results_dir: str | Path | None = None) -> list[dict]:
-    """The held-out ``records`` of the cells complete in stage 1 -- what a notebook shows beside the grid.
-    Read only: the held-out runs are computed by ``scripts/heldout.py``, never by a notebook."""
-    complete = set(complete_cells(study, results_dir))
-    return [r for r in records if is_held_out(r) and
-            (r["spec"]["model"], bits_label((r["config"]["w_bits"], r["config"]["a_bits"]))) in complete]
+    """The held-out ``records`` that a notebook shows beside the grid: of each cell, the runs of every
+    stage complete there (stage 1 first: a cell enters with its test pair), so that no row is a mean of
+    fewer seeds than registered. Read only: ``scripts/heldout.py`` computes them, never a notebook."""
+    complete = {stage: set(complete_cells(study, results_dir, stage)) for stage in STAGES}
+    stage_of = {method: stage for stage, plan in STAGES.items()
+                for method in [m for pair in plan["pairs"] for m in pair] + [m for m, _ in plan["also"]]}
+
+    def shown(r: dict) -> bool:
+        cell = (r["spec"]["model"], bits_label((r["config"]["w_bits"], r["config"]["a_bits"])))
+        return cell in complete[1] and cell in complete[stage_of.get(r["config"]["method"], 1)]
+
+    return [r for r in records if is_held_out(r) and shown(r)]
 
 
 def details(decided: Outcome, method: str, registered: dict) -> list[str]:
