@@ -235,3 +235,20 @@ def test_the_readme_s_reading_of_stage_1_matches_the_generated_verdict():
     stage1 = [line for line in block.splitlines() if line.startswith("- Stage 1 (the test), ")]
     assert len(stage1) == 1 and ": **confirmed.** " in stage1[0], stage1
     assert "so it cannot tell the written prediction from them" in block and "could rarely fail" in block
+
+
+def test_a_decided_stage_dates_its_own_records_only(tmp_path):
+    from mrecg.study.records import load_records
+    from mrecg.study.sweeps import TABLES_ACT_INIT, Study
+
+    study = Study("mini", act_init=TABLES_ACT_INIT)
+    (tmp_path / "mini").mkdir()
+    for s in heldout.specs(study, 1) + heldout.specs(study, 2)[:1]:  # stage 1 whole, one run of stage 2
+        top1 = 80.0 if s.method != "mrecg+brecq" else 81.0 + 0.1 * (s.seed - 1)
+        (tmp_path / "mini" / f"{s.key()}.json").write_text(json.dumps(_held_out_record(s, top1)))
+    stored = load_records(tmp_path, "mini", quiet=True)
+    seen = []
+    lines = heldout.status_lines(study, stored, tmp_path, committed=lambda rs: seen.append(len(rs)) or ("a", "b"))
+    assert seen == [78]  # the stage-2 run is not among stage 1's dates
+    assert any(line.startswith("- Stage 1 (the test), MRECG+BRECQ over BRECQ (preregistered ") and
+               "; records committed a to b): **" in line for line in lines)

@@ -284,7 +284,8 @@ def status_lines(study: Study, records: Sequence[dict], results_dir: str | Path 
             lines.append(f"- {name}: {p.cells_complete} of {len(CELLS)} cells complete, {p.runs_stored} of "
                          f"{p.runs} runs stored; {'still computing' if p.runs_stored else 'not computed yet'}.")
             continue
-        dates = committed(held) if committed else None
+        keys = {key for _, stage_keys in p.cells.values() for key in stage_keys}
+        dates = committed([r for r in held if r["key"] in keys]) if committed else None  # this stage's records
         when = f" (preregistered {on}" + ("" if committed is None else
                                            f"; records committed {dates[0]} to {dates[1]}" if dates
                                            else "; records not yet committed") + ")"

@@ -162,7 +162,7 @@ def layout(table: pd.DataFrame, held_out: Collection[tuple[str, str]] = ()) -> p
     released = table[~table.method.str.contains("(ours", regex=False)]
     ours = {(r.model, r.method.split(" ")[0], r.bits): r for r in released.itertuples()}
     fp = {r.model: r.ours_fp for r in released.itertuples()}
-    rows, index = [], []
+    held_out, rows, index = set(held_out), [], []
     for model in NAMES:
         paper_fp = ref[(ref.model == model) & (ref.method == "fp")].top1.iloc[0]
         index.append((model, "full precision"))
@@ -174,7 +174,7 @@ def layout(table: pd.DataFrame, held_out: Collection[tuple[str, str]] = ()) -> p
                 hit = ref[(ref.model == model) & (ref.method == method) & (ref.w_bits == w) & (ref.a_bits == a)]
                 theirs = f"{hit.top1.iloc[0]:.2f}" if len(hit) else "--"
                 mine = ours.get((model, method, bits))
-                mark = HELD_OUT_MARK if (model, bits) in set(held_out) else ""
+                mark = HELD_OUT_MARK if (model, bits) in held_out else ""
                 entries[bits] = f"{mine.ours:.2f} ({theirs}){mark}" if mine is not None else f"-- ({theirs}){mark}"
             index.append((model, method))
             rows.append(entries)
