@@ -393,15 +393,16 @@ def heldout_status(results_dir: Path | None = None) -> str:
 
     results = paths.results_dir(results_dir)
 
+    def added(files: list[str]) -> list[str]:
+        """The dates of the commits that added ``files`` (none for files outside the repository)."""
+        return subprocess.run(["git", "log", "--diff-filter=A", "--format=%ad", "--date=short", "--", *files],
+                              cwd=README.parent, capture_output=True, text=True).stdout.split()
+
     def committed(records: list[dict]) -> tuple[str, str] | None:
-        files = [str(results / "mini" / f"{r['key']}.json") for r in records]  # outside the repository: none
-        dates = subprocess.run(["git", "log", "--diff-filter=A", "--format=%ad", "--date=short", "--", *files],
-                               cwd=README.parent, capture_output=True, text=True).stdout.split()
+        dates = added([str(results / "mini" / f"{r['key']}.json") for r in records])
         return (min(dates), max(dates)) if dates else None
 
-    registered = subprocess.run(["git", "log", "--diff-filter=A", "--format=%ad", "--date=short", "--",
-                                 "results/mini/preregistration.md"], cwd=README.parent, capture_output=True,
-                                text=True).stdout.split()
+    registered = added(["results/mini/preregistration.md"])
     records = load_records(results, "mini", quiet=True)
     return "\n".join(heldout.status_lines(Study("mini", act_init=TABLES_ACT_INIT), records, results, committed,
                                           registered_on=registered[-1] if registered else None))
